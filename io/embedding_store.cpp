@@ -1,6 +1,7 @@
 // Reading the embedding store (see embedding_store.h for layout and checks).
 #include "io/embedding_store.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -351,6 +352,15 @@ SplitInfo EmbeddingStoreReader::split_info(const std::string& e, const std::stri
   for (auto label : labels.labels) ++counts[static_cast<std::size_t>(label)];
   state_->report_empty_classes(split_path(e, d, s), m, counts);
   info.class_counts.assign(counts.begin(), counts.end());
+  return info;
+}
+
+SplitInfo EmbeddingStoreReader::validate_split(const std::string& e, const std::string& d,
+                                               const std::string& s) const {
+  SplitInfo info = split_info(e, d, s);
+  const std::int64_t block_rows = std::max<std::int64_t>(1, (std::int64_t{64} << 20) / (4 * std::max<std::int64_t>(1, info.dim)));
+  for (std::int64_t begin = 0; begin < info.rows; begin += block_rows)
+    read_rows(e, d, s, begin, std::min(info.rows, begin + block_rows));
   return info;
 }
 

@@ -79,6 +79,10 @@ class EmbeddingStoreReader {
   // Metadata plus class counts; reads and validates all labels of the split.
   SplitInfo split_info(const std::string& encoder, const std::string& dataset, const std::string& split) const;
 
+  // Reads the whole split in blocks of about 64 MiB and checks every value
+  // (NaN/Inf, label range, empty classes); returns split_info's result.
+  SplitInfo validate_split(const std::string& encoder, const std::string& dataset, const std::string& split) const;
+
   // Rows [begin, end) by this process alone (independent I/O), validated.
   EmbeddingBlock read_rows(const std::string& encoder, const std::string& dataset, const std::string& split,
                            std::int64_t begin, std::int64_t end) const;

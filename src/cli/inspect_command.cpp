@@ -1,6 +1,6 @@
 // `taskrel inspect`: what an embedding store holds (encoders, datasets,
 // splits, rows, dimension, dtypes, classes and class counts), as a table or
-// as JSON. Reading the labels for class counts also validates them, so a bad
+// as JSON. Every value is read and validated (unless --skip-values), so a bad
 // store fails here with the same messages as everywhere else. Rank 0 only.
 #include <iostream>
 #include <memory>
@@ -17,6 +17,7 @@ namespace {
 struct InspectOptions {
   std::string store;
   bool json = false;
+  bool skip_values = false;
 };
 
 std::string counts_text(const io::SplitInfo& info) {
@@ -34,7 +35,8 @@ int run_inspect(const InspectOptions& o, MpiCommunicator& world) {
     std::vector<io::SplitInfo> infos;
     for (const auto& encoder : store.encoders())
       for (const auto& dataset : store.datasets(encoder))
-        for (const auto& split : store.splits(encoder, dataset)) infos.push_back(store.split_info(encoder, dataset, split));
+        for (const auto& split : store.splits(encoder, dataset)) infos.push_back(o.skip_values ? store.split_info(encoder, dataset, split)
+                                                                     : store.validate_split(encoder, dataset, split));
 
     if (o.json) {
       nlohmann::json root = {{"store", o.store}, {"encoders", nlohmann::json::object()}};
@@ -69,6 +71,8 @@ void add_inspect_command(CLI::App& root, CommandAction& action) {
   CLI::App* cmd = root.add_subcommand(
       "inspect", "List an embedding store's encoders, datasets and splits (rows, dim, dtype, classes); validates it");
   cmd->add_option("store", opts->store, "Store file (HDF5)")->required();
+  cmd->add_flag("--skip-values", opts->skip_values,
+                "Check labels only, not every embedding value for NaN/Inf (faster on large stores)");
   cmd->add_flag("--json", opts->json, "Print JSON instead of a table");
   cmd->callback([opts, &action] { action = [opts](MpiCommunicator& world) { return run_inspect(*opts, world); }; });
 }
