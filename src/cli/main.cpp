@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"taskrel: task-relatedness (Mehra, Zhang & Hamm, NeurIPS 2024) for encoder zoos"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags (-v, -q) may follow the subcommand
   app.set_version_flag("--version", "taskrel 0.1.0");
   bool verbose = false;
   bool quiet = false;

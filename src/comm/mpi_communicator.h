@@ -22,6 +22,7 @@ class MpiCommunicator final : public Communicator {
 
   static MpiCommunicator world();
 
+  using Communicator::all_reduce;
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void all_reduce(double* data, std::size_t count, ReduceOp op) override;

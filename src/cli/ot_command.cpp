@@ -1,0 +1,267 @@
+// `taskrel ot`: optimal transport between two point clouds stored as .npy,
+// by sharded log-domain Sinkhorn (default) or exact network simplex (--exact).
+// Runs under mpiexec: every rank reads the inputs and solves its row shard.
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <numeric>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "comm/row_blocks.h"
+#include "core/error.h"
+#include "io/npy.h"
+#include "ot/exact_emd.h"
+#include "ot/sinkhorn.h"
+
+namespace taskrel::cli {
+
+namespace {
+
+struct OtOptions {
+  std::string source;
+  std::string target;
+  std::string source_weights;
+  std::string target_weights;
+  std::string cost = "euclidean";
+  double epsilon = 0.05;
+  bool absolute_epsilon = false;
+  double tolerance = 1e-6;
+  int max_iterations = 2000;
+  bool no_epsilon_scaling = false;
+  double rho = std::numeric_limits<double>::infinity();
+  double rho_source = std::numeric_limits<double>::infinity();
+  double rho_target = std::numeric_limits<double>::infinity();
+  std::string precision = "float32";
+  double memory_budget_gib = 4.0;
+  bool exact = false;
+  bool json = false;
+  std::string potentials_out;
+
+  void add_to(CLI::App& command) {
+    command.add_option("--source", source, "Source points X (.npy, n x d; FILE.npz:NAME for an npz member)")->required();
+    command.add_option("--target", target, "Target points Y (.npy, m x d)")->required();
+    command.add_option("--source-weights", source_weights, "Source masses a (.npy, n); default uniform");
+    command.add_option("--target-weights", target_weights, "Target masses b (.npy, m); default uniform");
+    command.add_option("--cost", cost, "Ground cost")->check(CLI::IsMember({"euclidean", "sqeuclidean"}))->capture_default_str();
+    command.add_option("--epsilon", epsilon, "Entropic regularisation, relative to the mean cost unless --absolute-epsilon")
+        ->capture_default_str();
+    command.add_flag("--absolute-epsilon", absolute_epsilon, "Read --epsilon as an absolute value");
+    command.add_option("--tolerance", tolerance, "Stop when the L1 marginal error is below this")->capture_default_str();
+    command.add_option("--max-iterations", max_iterations, "Iterations at the target epsilon")->capture_default_str();
+    command.add_flag("--no-epsilon-scaling", no_epsilon_scaling, "Start at the target epsilon instead of annealing");
+    command.add_option("--rho", rho, "KL penalty on both marginals (unbalanced OT); default: balanced");
+    command.add_option("--rho-source", rho_source, "KL penalty on the source marginal only (semi-relaxed)");
+    command.add_option("--rho-target", rho_target, "KL penalty on the target marginal only (semi-relaxed)");
+    command.add_option("--precision", precision, "Stored cost and exponentials")
+        ->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
+    command.add_option("--memory-budget", memory_budget_gib, "GiB per rank for a stored cost block (else recomputed)")
+        ->capture_default_str();
+    command.add_flag("--exact", exact, "Exact EMD by network simplex (single rank, up to ~10,000 points)");
+    command.add_flag("--json", json, "Print the result as one JSON object");
+    command.add_option("--potentials-out", potentials_out, "Write the potentials to PREFIX_f.npy and PREFIX_g.npy");
+  }
+};
+
+// "FILE.npz:member" addresses one array of an npz archive.
+std::pair<std::string, std::string> split_member(const std::string& spec) {
+  const auto colon = spec.rfind(':');
+  if (colon != std::string::npos && spec.size() > 4 && spec.find(".npz") != std::string::npos &&
+      colon > spec.find(".npz"))
+    return {spec.substr(0, colon), spec.substr(colon + 1)};
+  return {spec, ""};
+}
+
+io::FloatMatrix read_points(const std::string& spec) {
+  auto [path, member] = split_member(spec);
+  return io::read_npy_matrix(path, member);
+}
+
+std::vector<double> read_weights(const std::string& spec, std::int64_t rows, const char* side) {
+  if (spec.empty()) return std::vector<double>(static_cast<std::size_t>(rows), 1.0 / static_cast<double>(rows));
+  auto [path, member] = split_member(spec);
+  std::vector<double> weights = io::read_npy_vector(path, member);
+  if (static_cast<std::int64_t>(weights.size()) != rows)
+    throw InputError(fmt::format("{}: {} weights for {} {} points", spec, weights.size(), rows, side));
+  double total = 0.0;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    if (!std::isfinite(weights[i])) throw InputError(fmt::format("{}: weight {} is not finite ({})", spec, i, weights[i]));
+    if (weights[i] < 0) throw InputError(fmt::format("{}: weight {} is negative ({})", spec, i, weights[i]));
+    total += weights[i];
+  }
+  if (!(total > 0)) throw InputError(fmt::format("{}: the {} weights sum to zero", spec, side));
+  return weights;
+}
+
+// Keeps the points with positive mass (zero-mass points take no part in a
+// transport plan and their log-mass would be -inf).
+struct PositiveMass {
+  std::vector<float> points;
+  std::vector<double> weights;
+  std::vector<std::int64_t> rows;  // original row of each kept point
+};
+
+PositiveMass keep_positive(const float* points, std::int64_t begin, std::int64_t end, std::int64_t dim,
+                           const std::vector<double>& weights) {
+  PositiveMass out;
+  for (std::int64_t i = begin; i < end; ++i) {
+    if (weights[i] <= 0) continue;
+    out.points.insert(out.points.end(), points + i * dim, points + (i + 1) * dim);
+    out.weights.push_back(weights[i]);
+    out.rows.push_back(i);
+  }
+  return out;
+}
+
+int run_ot(const OtOptions& options, MpiCommunicator& world) {
+  const auto started = std::chrono::steady_clock::now();
+  const io::FloatMatrix x = read_points(options.source);
+  const io::FloatMatrix y = read_points(options.target);
+  if (x.rows == 0 || y.rows == 0) throw InputError(fmt::format("{}: empty point cloud", x.rows == 0 ? options.source : options.target));
+  if (x.cols != y.cols)
+    throw InputError(fmt::format("dimension mismatch: {} has d = {}, {} has d = {}", options.source, x.cols,
+                                 options.target, y.cols));
+  std::vector<double> a = read_weights(options.source_weights, x.rows, "source");
+  std::vector<double> b = read_weights(options.target_weights, y.rows, "target");
+  const bool balanced = std::isinf(options.rho) && std::isinf(options.rho_source) && std::isinf(options.rho_target);
+  if (balanced) {
+    const double total_a = std::accumulate(a.begin(), a.end(), 0.0);
+    const double total_b = std::accumulate(b.begin(), b.end(), 0.0);
+    if (std::abs(total_a - 1.0) > 1e-6 || std::abs(total_b - 1.0) > 1e-6)
+      spdlog::warn("weights sum to {} (source) and {} (target); normalising both to 1", total_a, total_b);
+  }
+
+  nlohmann::json out;
+  out["n"] = x.rows;
+  out["m"] = y.rows;
+  out["dim"] = x.cols;
+  out["ground_cost"] = options.cost;
+  out["ranks"] = world.size();
+  const ot::GroundCost ground = ot::parse_ground_cost(options.cost);
+
+  if (options.exact) {
+    if (!balanced) throw InputError("--exact solves balanced problems only (drop --rho*)");
+    out["method"] = "exact";
+    if (world.rank() == 0) {
+      const auto result = ot::solve_exact_emd(ot::view_of(x.values, x.rows, x.cols), a,
+                                              ot::view_of(y.values, y.rows, y.cols), b, ground);
+      out["cost"] = result.cost;
+      out["objective"] = result.cost;
+      out["iterations"] = 0;
+      out["marginal_error"] = 0.0;
+      out["epsilon"] = 0.0;
+      out["converged"] = true;
+      out["plan_entries"] = result.plan.size();
+      if (!options.potentials_out.empty()) {
+        io::write_npy(options.potentials_out + "_f.npy", {x.rows}, result.source_potentials.data());
+        io::write_npy(options.potentials_out + "_g.npy", {y.rows}, result.target_potentials.data());
+      }
+    }
+  } else {
+    ot::SinkhornOptions solver;
+    solver.epsilon = options.epsilon;
+    solver.epsilon_mode = options.absolute_epsilon ? ot::EpsilonMode::kAbsolute : ot::EpsilonMode::kRelative;
+    solver.tolerance = options.tolerance;
+    solver.max_iterations = options.max_iterations;
+    solver.epsilon_scaling = !options.no_epsilon_scaling;
+    solver.rho_source = std::isinf(options.rho_source) ? options.rho : options.rho_source;
+    solver.rho_target = std::isinf(options.rho_target) ? options.rho : options.rho_target;
+    solver.cost = ground;
+    solver.precision = ot::parse_precision(options.precision);
+    solver.memory_budget_bytes = static_cast<std::int64_t>(options.memory_budget_gib * (1ull << 30));
+
+    const RowBlock block = shard_rows(x.rows, world.rank(), world.size());
+    PositiveMass source = keep_positive(x.values.data(), block.begin, block.end, x.cols, a);
+    PositiveMass target = keep_positive(y.values.data(), 0, y.rows, y.cols, b);
+    const long long dropped = world.all_reduce_sum(static_cast<long long>(block.size() - source.rows.size()));
+    if (dropped > 0 || static_cast<std::int64_t>(target.rows.size()) < y.rows)
+      spdlog::warn("{} source and {} target points have zero mass and take no part", dropped,
+                   y.rows - static_cast<std::int64_t>(target.rows.size()));
+    const auto result = ot::solve_sinkhorn(
+        world, ot::PointCloudView{source.points.data(), static_cast<std::int64_t>(source.rows.size()), x.cols},
+        source.weights, ot::PointCloudView{target.points.data(), static_cast<std::int64_t>(target.rows.size()), y.cols},
+        target.weights, solver);
+    out["method"] = "sinkhorn";
+    out["cost"] = result.transport_cost;
+    out["objective"] = result.objective;
+    out["iterations"] = result.iterations;
+    out["stages"] = result.stages;
+    out["marginal_error"] = result.marginal_error;
+    out["epsilon"] = result.epsilon;
+    out["epsilon_mode"] = options.absolute_epsilon ? "absolute" : "relative";
+    out["mean_cost"] = result.mean_cost;
+    out["converged"] = result.converged;
+    out["transported_mass"] = result.transported_mass;
+    out["cost_stored"] = result.cost_stored;
+    out["precision"] = options.precision;
+    out["exact_column_fallbacks"] = result.exact_column_fallbacks;
+    out["setup_seconds"] = result.setup_seconds;
+    out["iteration_seconds"] = result.iteration_seconds;
+    out["seconds_per_iteration"] = result.iteration_seconds / std::max(1, result.iterations);
+    if (!result.converged)
+      spdlog::warn("Sinkhorn stopped after {} iterations with marginal error {:.3g} > tolerance {:.3g}",
+                   result.iterations, result.marginal_error, options.tolerance);
+    if (!options.potentials_out.empty()) {
+      // Assemble f over the ranks (zero-mass points get -inf: no finite
+      // potential is meaningful for them).
+      std::vector<double> f(static_cast<std::size_t>(x.rows), 0.0);
+      std::vector<double> missing(static_cast<std::size_t>(x.rows), 0.0);
+      for (std::int64_t i = block.begin; i < block.end; ++i) missing[i] = 1.0;
+      for (std::size_t k = 0; k < source.rows.size(); ++k) {
+        f[source.rows[k]] = result.potentials.f[k];
+        missing[source.rows[k]] = 0.0;
+      }
+      world.all_reduce(f, ReduceOp::kSum);
+      world.all_reduce(missing, ReduceOp::kSum);
+      std::vector<double> g(static_cast<std::size_t>(y.rows), -std::numeric_limits<double>::infinity());
+      for (std::size_t k = 0; k < target.rows.size(); ++k) g[target.rows[k]] = result.potentials.g[k];
+      for (std::size_t i = 0; i < f.size(); ++i)
+        if (missing[i] > 0) f[i] = -std::numeric_limits<double>::infinity();
+      if (world.rank() == 0) {
+        io::write_npy(options.potentials_out + "_f.npy", {x.rows}, f.data());
+        io::write_npy(options.potentials_out + "_g.npy", {y.rows}, g.data());
+      }
+    }
+  }
+  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  if (world.rank() == 0) {
+    if (options.json) {
+      std::cout << out.dump(2) << std::endl;
+    } else {
+      std::cout << fmt::format("{} OT between {} and {} points (d = {}, {} cost, {} rank{})\n",
+                               out["method"].get<std::string>(), x.rows, y.rows, x.cols, options.cost,
+                               world.size(), world.size() > 1 ? "s" : "");
+      std::cout << fmt::format("  transport cost  {:.10g}\n", out["cost"].get<double>());
+      if (!options.exact) {
+        std::cout << fmt::format("  objective       {:.10g}\n", out["objective"].get<double>());
+        std::cout << fmt::format("  epsilon         {:.6g} ({})\n", out["epsilon"].get<double>(),
+                                 out["epsilon_mode"].get<std::string>());
+        std::cout << fmt::format("  iterations      {} in {} epsilon stages, converged: {}\n",
+                                 out["iterations"].get<int>(), out["stages"].get<int>(),
+                                 out["converged"].get<bool>() ? "yes" : "no");
+        std::cout << fmt::format("  marginal error  {:.3g}\n", out["marginal_error"].get<double>());
+      }
+      std::cout << fmt::format("  time            {:.3f} s\n", out["seconds"].get<double>());
+    }
+  }
+  return kExitSuccess;
+}
+
+}  // namespace
+
+void add_ot_command(CLI::App& root, CommandAction& action) {
+  auto options = std::make_shared<OtOptions>();
+  CLI::App* command = root.add_subcommand(
+      "ot", "Optimal transport between two point clouds (.npy): sharded log-domain Sinkhorn or exact EMD");
+  options->add_to(*command);
+  command->callback([options, &action]() {
+    action = [options](MpiCommunicator& world) { return run_ot(*options, world); };
+  });
+}
+
+}  // namespace taskrel::cli

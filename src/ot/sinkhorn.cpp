@@ -1,0 +1,377 @@
+#include "ot/sinkhorn.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include <Eigen/Dense>
+#include <omp.h>
+
+#include "core/error.h"
+#include "ot/cost_block.h"
+
+namespace taskrel::ot {
+
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+
+// Damping exponent of a KL-relaxed marginal: rho / (rho + eps), 1 if balanced.
+double relaxation(double rho, double epsilon) {
+  return std::isinf(rho) ? 1.0 : rho / (rho + epsilon);
+}
+
+// Smallest stabilised column sum trusted without an exact recomputation: below
+// it the summands were near T's underflow and lost relative precision.
+template <typename T>
+constexpr double smallest_trusted_sum() {
+  return std::is_same_v<T, float> ? 1e-25 : 1e-250;
+}
+
+template <typename T>
+class ShardedSinkhorn {
+ public:
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+  using ArrayD = Eigen::Array<double, Eigen::Dynamic, 1>;
+
+  ShardedSinkhorn(Communicator& comm, const CostBlock<T>& cost, const std::vector<double>& a_local,
+                  const std::vector<double>& b, const SinkhornOptions& options)
+      : comm_(comm), cost_(cost), options_(options), n_(cost.rows()), m_(cost.cols()) {
+    log_a_.resize(n_);
+    log_b_.resize(m_);
+    for (std::int64_t i = 0; i < n_; ++i) log_a_[i] = std::log(a_local[i]);
+    for (std::int64_t j = 0; j < m_; ++j) log_b_[j] = std::log(b[j]);
+    f_.assign(n_, 0.0);
+    g_.assign(m_, 0.0);
+    a_ = a_local;
+    b_ = b;
+  }
+
+  void warm_start(const Potentials& start) {
+    TASKREL_ASSERT(static_cast<std::int64_t>(start.f.size()) == n_ &&
+                       static_cast<std::int64_t>(start.g.size()) == m_,
+                   "warm start has {} / {} potentials for {} / {} points", start.f.size(),
+                   start.g.size(), n_, m_);
+    f_ = start.f;
+    g_ = start.g;
+  }
+
+  // One Sinkhorn iteration at `epsilon`: f <- row update, g <- column update.
+  // Returns the global L1 marginal error of the plan as it was before the
+  // iteration (for balanced rows: sum_i |P1 - a|).
+  double iterate(double epsilon, int& fallbacks) {
+    const double tau_a = relaxation(options_.rho_source, epsilon);
+    const double tau_b = relaxation(options_.rho_target, epsilon);
+    Eigen::Map<const ArrayD> g(g_.data(), m_);
+    const double inv_eps = 1.0 / epsilon;
+
+    const int threads = omp_get_max_threads();
+    std::vector<ArrayD> column_sums(threads, ArrayD::Zero(m_));
+    std::vector<double> errors(threads, 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+      const int thread = omp_get_thread_num();
+      ArrayD& column_sum = column_sums[thread];
+      ArrayD exps(m_);
+      ArrayD row_buffer(m_);
+      std::vector<T> scratch;
+      double error = 0.0;
+      const std::int64_t tile = cost_.tile_rows();
+#pragma omp for schedule(static)
+      for (std::int64_t begin = 0; begin < n_; begin += tile) {
+        const std::int64_t count = std::min(tile, n_ - begin);
+        const T* rows = cost_.row_tile(begin, count, scratch);
+        for (std::int64_t r = 0; r < count; ++r) {
+          const std::int64_t i = begin + r;
+          const auto c = row_in_float64(rows + r * m_, row_buffer);
+          // Stabilise by the current f_i: the summands are the current plan's
+          // entries, at most 1, so the sum can only underflow, never overflow.
+          // The exponent and exp are float64 whatever the stored precision:
+          // g_j + f_i - C_ij cancels to a small number from terms the size of
+          // the cost, and float32 rounding there would put a floor of ~1e-6
+          // under the marginal error (a float32 *stored* cost is only a fixed
+          // perturbation of the problem, which Sinkhorn solves to the end).
+          double offset = -f_[i];
+          exps = (((g + f_[i]) - c) * inv_eps).exp();
+          double sum = exps.sum();
+          if (!(sum >= 1e-30 && sum <= 1e30)) {
+            // Exact max-shifted log-sum-exp for this row.
+            const double shift = (g - c).maxCoeff();
+            exps = (((g - shift) - c) * inv_eps).exp();
+            sum = exps.sum();
+            offset = shift;
+          }
+          // lse = log sum_j exp((g_j - C_ij) / eps)
+          const double lse = std::log(sum) + offset / epsilon;
+          const double f_new = tau_a * (epsilon * log_a_[i] - epsilon * lse);
+          const double row_mass_now = std::exp(f_[i] / epsilon + lse);
+          const double row_mass_next = std::exp(f_new / epsilon + lse);
+          error += std::abs(row_mass_now - row_mass_next);
+          // Entries of the updated plan, stabilised by the current g: exps * weight.
+          const double weight = std::exp((f_new + offset) / epsilon);
+          column_sum += exps * weight;
+          f_[i] = f_new;
+        }
+      }
+      errors[thread] = error;
+    }
+
+    // Sum the thread partials in a fixed order (deterministic), then over ranks
+    // together with the error: one all-reduce of m + 1 doubles per iteration.
+    std::vector<double> reduced(m_ + 1, 0.0);
+    Eigen::Map<ArrayD> reduced_columns(reduced.data(), m_);
+    for (int t = 0; t < threads; ++t) {
+      reduced_columns += column_sums[t];
+      reduced[m_] += errors[t];
+    }
+    comm_.all_reduce(reduced.data(), reduced.size(), ReduceOp::kSum);
+
+    std::vector<std::int64_t> untrusted;
+    for (std::int64_t j = 0; j < m_; ++j) {
+      const double sum = reduced[j];
+      if (!(sum >= smallest_trusted_sum<T>()) || !std::isfinite(sum)) {
+        untrusted.push_back(j);
+        continue;
+      }
+      g_[j] = tau_b * (epsilon * log_b_[j] - epsilon * std::log(sum) + g_[j]);
+    }
+    if (!untrusted.empty()) {
+      exact_column_update(epsilon, tau_b, untrusted);
+      ++fallbacks;
+    }
+    return reduced[m_];
+  }
+
+  // g_j = tau_b (eps log b_j - eps LSE_i((f_i - C_ij)/eps)) with max and sum
+  // all-reduces; every rank holds the same list of columns.
+  void exact_column_update(double epsilon, double tau_b, const std::vector<std::int64_t>& columns) {
+    const std::size_t k = columns.size();
+    std::vector<double> maxima(k, -kInfinity);
+    std::vector<double> sums(k, 0.0);
+    std::vector<T> scratch;
+    const std::int64_t tile = cost_.tile_rows();
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::int64_t begin = 0; begin < n_; begin += tile) {
+        const std::int64_t count = std::min(tile, n_ - begin);
+        const T* rows = cost_.row_tile(begin, count, scratch);
+        for (std::int64_t r = 0; r < count; ++r) {
+          const double f = f_[begin + r];
+          const T* c = rows + r * m_;
+          for (std::size_t q = 0; q < k; ++q) {
+            const double value = f - static_cast<double>(c[columns[q]]);
+            if (pass == 0) maxima[q] = std::max(maxima[q], value);
+            else sums[q] += std::exp((value - maxima[q]) / epsilon);
+          }
+        }
+      }
+      comm_.all_reduce(pass == 0 ? maxima.data() : sums.data(), k, pass == 0 ? ReduceOp::kMax : ReduceOp::kSum);
+    }
+    for (std::size_t q = 0; q < k; ++q) {
+      const std::int64_t j = columns[q];
+      const double lse = std::log(sums[q]) + maxima[q] / epsilon;
+      g_[j] = tau_b * (epsilon * log_b_[j] - epsilon * lse);
+    }
+  }
+
+  // Transport cost, marginals and objective of the plan at (f, g).
+  void evaluate(double epsilon, SinkhornResult& result) {
+    Eigen::Map<const ArrayD> g(g_.data(), m_);
+    const double inv_eps = 1.0 / epsilon;
+    const int threads = omp_get_max_threads();
+    std::vector<ArrayD> column_sums(threads, ArrayD::Zero(m_));
+    std::vector<double> row_mass(n_, 0.0);
+    std::vector<double> row_cost(n_, 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+      ArrayD& column_sum = column_sums[omp_get_thread_num()];
+      ArrayD plan(m_);
+      ArrayD row_buffer(m_);
+      std::vector<T> scratch;
+      const std::int64_t tile = cost_.tile_rows();
+#pragma omp for schedule(static)
+      for (std::int64_t begin = 0; begin < n_; begin += tile) {
+        const std::int64_t count = std::min(tile, n_ - begin);
+        const T* rows = cost_.row_tile(begin, count, scratch);
+        for (std::int64_t r = 0; r < count; ++r) {
+          const std::int64_t i = begin + r;
+          const auto c = row_in_float64(rows + r * m_, row_buffer);
+          plan = (((g + f_[i]) - c) * inv_eps).exp();
+          row_mass[i] = plan.sum();
+          row_cost[i] = (plan * c).sum();
+          column_sum += plan;
+        }
+      }
+    }
+    // scalars: cost, mass, <f, r>, unused, KL(r | a), row error
+    std::vector<double> reduced(m_ + 6, 0.0);
+    Eigen::Map<ArrayD> columns(reduced.data(), m_);
+    for (int t = 0; t < threads; ++t) columns += column_sums[t];
+    double* scalars = reduced.data() + m_;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      const double r = row_mass[i];
+      scalars[0] += row_cost[i];
+      scalars[1] += r;
+      scalars[2] += f_[i] * r;
+      scalars[4] += (r > 0 ? r * std::log(r / a_[i]) : 0.0) - r + a_[i];  // KL(r | a)
+      scalars[5] += std::abs(r - a_[i]);
+    }
+    comm_.all_reduce(reduced.data(), reduced.size(), ReduceOp::kSum);
+
+    double g_dot_c = 0.0, kl_columns = 0.0, column_error = 0.0;
+    for (std::int64_t j = 0; j < m_; ++j) {
+      const double c = reduced[j];
+      g_dot_c += g_[j] * c;
+      kl_columns += (c > 0 ? c * std::log(c / b_[j]) : 0.0) - c + b_[j];
+      column_error += std::abs(c - b_[j]);
+    }
+    const double cost = scalars[0];
+    const double mass = scalars[1];
+    // sum P (log P - 1) with log P = (f_i + g_j - C_ij) / eps.
+    const double entropy_term = (scalars[2] + g_dot_c - cost) / epsilon - mass;
+    double objective = cost + epsilon * entropy_term;
+    if (!std::isinf(options_.rho_source)) objective += options_.rho_source * scalars[4];
+    if (!std::isinf(options_.rho_target)) objective += options_.rho_target * kl_columns;
+
+    result.transport_cost = cost;
+    result.transported_mass = mass;
+    result.objective = objective;
+    const bool balanced = std::isinf(options_.rho_source) && std::isinf(options_.rho_target);
+    if (balanced) result.marginal_error = scalars[5] + column_error;
+  }
+
+  Potentials potentials() const { return Potentials{f_, g_}; }
+
+  // A cost row as float64: a view when stored in float64, else converted
+  // into `buffer` (a plain loop the compiler vectorises).
+  Eigen::Map<const ArrayD> row_in_float64(const T* row, ArrayD& buffer) const {
+    if constexpr (std::is_same_v<T, double>) {
+      return Eigen::Map<const ArrayD>(row, m_);
+    } else {
+      double* out = buffer.data();
+      for (std::int64_t j = 0; j < m_; ++j) out[j] = static_cast<double>(row[j]);
+      return Eigen::Map<const ArrayD>(out, m_);
+    }
+  }
+
+ private:
+  Communicator& comm_;
+  const CostBlock<T>& cost_;
+  const SinkhornOptions& options_;
+  std::int64_t n_;
+  std::int64_t m_;
+  std::vector<double> a_, b_, log_a_, log_b_, f_, g_;
+};
+
+void validate_options(const SinkhornOptions& options) {
+  if (!(options.epsilon > 0) || !std::isfinite(options.epsilon))
+    throw InputError(fmt::format("epsilon must be a positive number, got {}", options.epsilon));
+  if (!(options.tolerance > 0)) throw InputError(fmt::format("tolerance must be positive, got {}", options.tolerance));
+  if (options.max_iterations < 1)
+    throw InputError(fmt::format("max-iterations must be at least 1, got {}", options.max_iterations));
+  if (!(options.scaling_factor > 0 && options.scaling_factor < 1))
+    throw InputError(fmt::format("epsilon scaling factor must be in (0, 1), got {}", options.scaling_factor));
+  if (!(options.rho_source > 0) || !(options.rho_target > 0))
+    throw InputError("the marginal penalties rho must be positive (infinity for a balanced marginal)");
+}
+
+std::vector<double> normalised(const std::vector<double>& weights, double total) {
+  std::vector<double> out(weights.size());
+  for (std::size_t i = 0; i < weights.size(); ++i) out[i] = weights[i] / total;
+  return out;
+}
+
+template <typename T>
+SinkhornResult solve_with(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
+                          PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,
+                          const Potentials* warm_start) {
+  const auto started = std::chrono::steady_clock::now();
+  CostBlock<T> cost(x_local, y, options.cost, options.memory_budget_bytes);
+  const long long global_rows = comm.all_reduce_sum(static_cast<long long>(x_local.rows));
+  TASKREL_ASSERT(global_rows > 0 && y.rows > 0, "empty OT problem ({} x {})", global_rows, y.rows);
+
+  // Balanced problems need equal masses: normalise both to 1 over all ranks.
+  // Relaxed marginals keep their masses (that mismatch is what they model).
+  const bool balanced = std::isinf(options.rho_source) && std::isinf(options.rho_target);
+  double local_mass = std::accumulate(a_local.begin(), a_local.end(), 0.0);
+  const double source_mass = balanced ? comm.all_reduce_sum(local_mass) : 1.0;
+  const double target_mass = balanced ? std::accumulate(b.begin(), b.end(), 0.0) : 1.0;
+  std::vector<double> a = normalised(a_local, source_mass);
+  std::vector<double> bn = normalised(b, target_mass);
+
+  double sum = 0.0, max = 0.0;
+  cost.local_sum_and_max(sum, max);
+  double stats[2] = {sum, max};
+  comm.all_reduce(stats, 1, ReduceOp::kSum);
+  comm.all_reduce(stats + 1, 1, ReduceOp::kMax);
+
+  SinkhornResult result;
+  result.mean_cost = stats[0] / (static_cast<double>(global_rows) * static_cast<double>(y.rows));
+  result.max_cost = stats[1];
+  result.cost_stored = cost.stored();
+  const double scale = options.epsilon_mode == EpsilonMode::kRelative ? result.mean_cost : 1.0;
+  result.epsilon = options.epsilon * scale;
+  if (!(result.epsilon > 0)) {
+    // All points coincide: every plan costs 0. Keep epsilon positive so the
+    // entropic problem stays well posed.
+    result.epsilon = options.epsilon_mode == EpsilonMode::kRelative ? options.epsilon : result.epsilon;
+    if (!(result.epsilon > 0)) result.epsilon = 1.0;
+  }
+
+  ShardedSinkhorn<T> solver(comm, cost, a, bn, options);
+  const auto iterating = std::chrono::steady_clock::now();
+  result.setup_seconds = std::chrono::duration<double>(iterating - started).count();
+  std::vector<double> schedule;
+  if (warm_start != nullptr) {
+    solver.warm_start(*warm_start);
+  } else if (options.epsilon_scaling) {
+    for (double eps = result.max_cost; eps > result.epsilon; eps *= options.scaling_factor) schedule.push_back(eps);
+  }
+  int fallbacks = 0;
+  for (double eps : schedule) {
+    ++result.stages;
+    for (int it = 0; it < options.iterations_per_stage; ++it) {
+      ++result.iterations;
+      if (solver.iterate(eps, fallbacks) < std::max(options.tolerance, 1e-3)) break;
+    }
+  }
+  ++result.stages;
+  double error = kInfinity;
+  for (int it = 0; it < options.max_iterations; ++it) {
+    ++result.iterations;
+    error = solver.iterate(result.epsilon, fallbacks);
+    if (error < options.tolerance) {
+      result.converged = true;
+      break;
+    }
+  }
+  result.iteration_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - iterating).count();
+  result.marginal_error = error;
+  result.exact_column_fallbacks = fallbacks;
+  solver.evaluate(result.epsilon, result);
+  result.potentials = solver.potentials();
+  if (!std::isfinite(result.transport_cost) || !std::isfinite(result.objective))
+    throw RuntimeError(fmt::format(
+        "Sinkhorn produced a non-finite transport cost at epsilon {} (mean cost {}): use --precision float64 "
+        "or a larger epsilon",
+        result.epsilon, result.mean_cost));
+  return result;
+}
+
+}  // namespace
+
+SinkhornResult solve_sinkhorn(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
+                              PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,
+                              const Potentials* warm_start) {
+  validate_options(options);
+  TASKREL_ASSERT(static_cast<std::int64_t>(a_local.size()) == x_local.rows, "{} weights for {} rows",
+                 a_local.size(), x_local.rows);
+  TASKREL_ASSERT(static_cast<std::int64_t>(b.size()) == y.rows, "{} weights for {} rows", b.size(), y.rows);
+  for (double w : a_local) TASKREL_ASSERT(w > 0 && std::isfinite(w), "source weight {} not positive", w);
+  for (double w : b) TASKREL_ASSERT(w > 0 && std::isfinite(w), "target weight {} not positive", w);
+  if (options.precision == Precision::kFloat64)
+    return solve_with<double>(comm, x_local, a_local, y, b, options, warm_start);
+  return solve_with<float>(comm, x_local, a_local, y, b, options, warm_start);
+}
+
+}  // namespace taskrel::ot
