@@ -7,6 +7,8 @@
 #include <mpi.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <vector>
 #include <initializer_list>
 #include <string>
 
@@ -21,12 +23,26 @@ inline std::string test_python() {
   return python != nullptr ? python : "/usr/bin/python3";
 }
 
-// A fresh directory under /tmp, the same on every rank (made on rank 0).
+// Removes the test directories when the test program exits (rank 0 made them).
+struct TempDirs {
+  std::vector<std::string> paths;
+  ~TempDirs() {
+    std::error_code ignored;
+    for (const auto& path : paths) std::filesystem::remove_all(path, ignored);
+  }
+};
+
+// A fresh directory under /tmp, the same on every rank (made on rank 0),
+// removed at exit.
 inline std::string make_temp_dir() {
+  static TempDirs made;
   char name[256] = "/tmp/taskrel_io_test_XXXXXX";
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank == 0 && mkdtemp(name) == nullptr) std::abort();
+  if (rank == 0) {
+    if (mkdtemp(name) == nullptr) std::abort();
+    made.paths.push_back(name);
+  }
   MPI_Bcast(name, sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
   return name;
 }
