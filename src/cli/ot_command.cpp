@@ -32,7 +32,7 @@ struct OtOptions {
   bool absolute_epsilon = false;
   double tolerance = 1e-6;
   int max_iterations = 2000;
-  bool no_epsilon_scaling = false;
+  bool epsilon_scaling = false;
   double rho = std::numeric_limits<double>::infinity();
   double rho_source = std::numeric_limits<double>::infinity();
   double rho_target = std::numeric_limits<double>::infinity();
@@ -53,7 +53,8 @@ struct OtOptions {
     command.add_flag("--absolute-epsilon", absolute_epsilon, "Read --epsilon as an absolute value");
     command.add_option("--tolerance", tolerance, "Stop when the L1 marginal error is below this")->capture_default_str();
     command.add_option("--max-iterations", max_iterations, "Iterations at the target epsilon")->capture_default_str();
-    command.add_flag("--no-epsilon-scaling", no_epsilon_scaling, "Start at the target epsilon instead of annealing");
+    command.add_flag("--epsilon-scaling", epsilon_scaling,
+                     "Anneal epsilon from the largest cost down to the target (default: start at the target)");
     command.add_option("--rho", rho, "KL penalty on both marginals (unbalanced OT); default: balanced");
     command.add_option("--rho-source", rho_source, "KL penalty on the source marginal only (semi-relaxed)");
     command.add_option("--rho-target", rho_target, "KL penalty on the target marginal only (semi-relaxed)");
@@ -167,7 +168,7 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
     solver.epsilon_mode = options.absolute_epsilon ? ot::EpsilonMode::kAbsolute : ot::EpsilonMode::kRelative;
     solver.tolerance = options.tolerance;
     solver.max_iterations = options.max_iterations;
-    solver.epsilon_scaling = !options.no_epsilon_scaling;
+    solver.epsilon_scaling = options.epsilon_scaling;
     solver.rho_source = std::isinf(options.rho_source) ? options.rho : options.rho_source;
     solver.rho_target = std::isinf(options.rho_target) ? options.rho : options.rho_target;
     solver.cost = ground;

@@ -40,7 +40,11 @@ struct SinkhornOptions {
   EpsilonMode epsilon_mode = EpsilonMode::kRelative;
   double tolerance = 1e-6;                   // L1 marginal error to stop at
   int max_iterations = 2000;                 // at the target epsilon
-  bool epsilon_scaling = true;               // anneal from the cost scale down
+  // Anneal epsilon from the largest cost down to the target, warm-starting
+  // each stage. Off by default: measured here it saved no iterations at
+  // epsilon >= 0.003 x mean cost, and on near-identical clouds it left
+  // potentials from which the target stage converged 1000x slower.
+  bool epsilon_scaling = false;
   double scaling_factor = 0.5;               // epsilon multiplier per stage
   int iterations_per_stage = 10;             // cap for the annealing stages
   double rho_source = std::numeric_limits<double>::infinity();  // KL penalty on a

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds taskrel and runs the whole test suite: the Release build, then the
+# address + undefined-behaviour sanitizer build. Installs what it needs (apt)
+# on a fresh Debian 12 machine first. Usage: scripts/test.sh [--no-sanitize]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=1
+[ "${1:-}" = "--no-sanitize" ] && sanitize=0
+
+bash scripts/install-deps.sh
+jobs=${TASKREL_BUILD_JOBS:-2}
+
+run_suite() {
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  # One ctest job at a time: the MPI tests already use both cores.
+  ctest --test-dir "$dir" --output-on-failure
+}
+
+echo "== Release build and tests"
+run_suite build -DCMAKE_BUILD_TYPE=Release
+
+if [ "$sanitize" = 1 ]; then
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+  # OpenMPI keeps allocations alive until exit by design: leak reports from it
+  # are noise, so leak detection is off; every other ASan/UBSan error fails.
+  export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  run_suite build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKREL_SANITIZE=ON
+fi
