@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "ot/cost_block.h"
+#include "ot/fast_exp.h"
 
 namespace taskrel::ot {
 
@@ -73,8 +74,12 @@ class ShardedSinkhorn {
     {
       const int thread = omp_get_thread_num();
       ArrayD& column_sum = column_sums[thread];
-      ArrayD exps(m_);
-      ArrayD row_buffer(m_);
+      // Two row buffers: the row being computed, and the previous row whose
+      // plan entries are added to the column sums inside the next row's pass
+      // (its weight is only known once its sum is complete).
+      ArrayD current(m_), pending(m_);
+      double pending_weight = 0.0;
+      bool has_pending = false;
       std::vector<T> scratch;
       double error = 0.0;
       const std::int64_t tile = cost_.tile_rows();
@@ -84,22 +89,17 @@ class ShardedSinkhorn {
         const T* rows = cost_.row_tile(begin, count, scratch);
         for (std::int64_t r = 0; r < count; ++r) {
           const std::int64_t i = begin + r;
-          const auto c = row_in_float64(rows + r * m_, row_buffer);
+          const T* c = rows + r * m_;
           // Stabilise by the current f_i: the summands are the current plan's
           // entries, at most 1, so the sum can only underflow, never overflow.
-          // The exponent and exp are float64 whatever the stored precision:
-          // g_j + f_i - C_ij cancels to a small number from terms the size of
-          // the cost, and float32 rounding there would put a floor of ~1e-6
-          // under the marginal error (a float32 *stored* cost is only a fixed
-          // perturbation of the problem, which Sinkhorn solves to the end).
           double offset = -f_[i];
-          exps = (((g + f_[i]) - c) * inv_eps).exp();
-          double sum = exps.sum();
+          double sum = fused_row_pass(c, f_[i], inv_eps, current.data(), has_pending ? pending.data() : nullptr,
+                                      pending_weight, column_sum.data());
           if (!(sum >= 1e-30 && sum <= 1e30)) {
             // Exact max-shifted log-sum-exp for this row.
-            const double shift = (g - c).maxCoeff();
-            exps = (((g - shift) - c) * inv_eps).exp();
-            sum = exps.sum();
+            double shift = -std::numeric_limits<double>::infinity();
+            for (std::int64_t j = 0; j < m_; ++j) shift = std::max(shift, g_[j] - static_cast<double>(c[j]));
+            sum = fused_row_pass(c, -shift, inv_eps, current.data(), nullptr, 0.0, column_sum.data());
             offset = shift;
           }
           // lse = log sum_j exp((g_j - C_ij) / eps)
@@ -108,12 +108,14 @@ class ShardedSinkhorn {
           const double row_mass_now = std::exp(f_[i] / epsilon + lse);
           const double row_mass_next = std::exp(f_new / epsilon + lse);
           error += std::abs(row_mass_now - row_mass_next);
-          // Entries of the updated plan, stabilised by the current g: exps * weight.
-          const double weight = std::exp((f_new + offset) / epsilon);
-          column_sum += exps * weight;
+          // Entries of the updated plan, stabilised by the current g: current * weight.
+          pending_weight = std::exp((f_new + offset) / epsilon);
+          pending.swap(current);
+          has_pending = true;
           f_[i] = f_new;
         }
       }
+      if (has_pending) column_sum += pending * pending_weight;
       errors[thread] = error;
     }
 
@@ -241,6 +243,38 @@ class ShardedSinkhorn {
   }
 
   Potentials potentials() const { return Potentials{f_, g_}; }
+
+  // One pass over a cost row in L1-sized chunks: exps = exp((g + shift - c) / eps),
+  // returning their sum, fused with column_sum += pending * pending_weight.
+  // The exponent and exp are float64 whatever the stored precision:
+  // g_j + f_i - C_ij cancels to a small number from terms the size of the
+  // cost, and float32 rounding there would put a floor of ~1e-6 under the
+  // marginal error (a float32 *stored* cost is only a fixed perturbation of
+  // the problem, which Sinkhorn then solves to the end).
+  double fused_row_pass(const T* c, double shift, double inv_eps, double* exps, const double* pending,
+                        double pending_weight, double* column_sum) const {
+    constexpr std::int64_t kChunk = 512;
+    alignas(64) double converted[kChunk];
+    double sum = 0.0;
+    for (std::int64_t j0 = 0; j0 < m_; j0 += kChunk) {
+      const std::int64_t length = std::min(kChunk, m_ - j0);
+      const double* cost_chunk;
+      if constexpr (std::is_same_v<T, double>) {
+        cost_chunk = c + j0;
+      } else {
+        for (std::int64_t k = 0; k < length; ++k) converted[k] = static_cast<double>(c[j0 + k]);
+        cost_chunk = converted;
+      }
+      Eigen::Map<ArrayD> out(exps + j0, length);
+      out = ((Eigen::Map<const ArrayD>(g_.data() + j0, length) + shift) -
+             Eigen::Map<const ArrayD>(cost_chunk, length)) * inv_eps;
+      exp_in_place(out.data(), length);
+      sum += out.sum();
+      if (pending != nullptr)
+        Eigen::Map<ArrayD>(column_sum + j0, length) += Eigen::Map<const ArrayD>(pending + j0, length) * pending_weight;
+    }
+    return sum;
+  }
 
   // A cost row as float64: a view when stored in float64, else converted
   // into `buffer` (a plain loop the compiler vectorises).
