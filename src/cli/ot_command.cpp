@@ -1,6 +1,7 @@
 // `taskrel ot`: optimal transport between two point clouds stored as .npy,
 // by sharded log-domain Sinkhorn (default) or exact network simplex (--exact).
-// Runs under mpiexec: every rank reads the inputs and solves its row shard.
+// Runs under mpiexec: the source rows are sharded over the ranks (read from a
+// store, each rank reads only its own rows), the target is replicated.
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "cli/commands.h"
 #include "comm/row_blocks.h"
 #include "core/error.h"
+#include "io/embedding_store.h"
 #include "io/npy.h"
 #include "ot/exact_emd.h"
 #include "ot/sinkhorn.h"
@@ -43,8 +45,10 @@ struct OtOptions {
   std::string potentials_out;
 
   void add_to(CLI::App& command) {
-    command.add_option("--source", source, "Source points X (.npy, n x d; FILE.npz:NAME for an npz member)")->required();
-    command.add_option("--target", target, "Target points Y (.npy, m x d)")->required();
+    command.add_option("--source", source,
+                       "Source points X: X.npy (n x d), X.npz:NAME, or STORE.h5:/encoder/dataset/split "
+                       "(each rank reads only its own rows)")->required();
+    command.add_option("--target", target, "Target points Y, in the same forms (read by every rank)")->required();
     command.add_option("--source-weights", source_weights, "Source masses a (.npy, n); default uniform");
     command.add_option("--target-weights", target_weights, "Target masses b (.npy, m); default uniform");
     command.add_option("--cost", cost, "Ground cost")->check(CLI::IsMember({"euclidean", "sqeuclidean"}))->capture_default_str();
@@ -77,9 +81,72 @@ std::pair<std::string, std::string> split_member(const std::string& spec) {
   return {spec, ""};
 }
 
-io::FloatMatrix read_points(const std::string& spec) {
+// Points of one side: all rows (block = everything) or this rank's row block.
+struct Points {
+  std::int64_t total_rows = 0;
+  std::int64_t dim = 0;
+  RowBlock block;
+  std::vector<float> values;  // block.size() x dim, row-major
+};
+
+// "STORE.h5:/encoder/dataset/split" addresses a split of an embedding store.
+bool is_store_spec(const std::string& spec, std::string& store, std::vector<std::string>& parts) {
+  for (const char* suffix : {".h5:", ".hdf5:"}) {
+    const auto at = spec.find(suffix);
+    if (at == std::string::npos) continue;
+    const auto colon = at + std::string(suffix).size() - 1;
+    store = spec.substr(0, colon);
+    std::string path = spec.substr(colon + 1);
+    parts.clear();
+    std::size_t start = 0;
+    while (start <= path.size()) {
+      const auto slash = path.find('/', start);
+      const std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+      if (!part.empty()) parts.push_back(part);
+      if (slash == std::string::npos) break;
+      start = slash + 1;
+    }
+    if (parts.size() != 3)
+      throw InputError(fmt::format("{}: expected STORE.h5:/encoder/dataset/split, got HDF5 path '{}'", spec, path));
+    return true;
+  }
+  return false;
+}
+
+// Reads one side. Sharded: each rank holds only its own rows (from a store,
+// a collective hyperslab read of just those rows).
+Points load_points(const std::string& spec, MpiCommunicator& world, bool sharded) {
+  Points out;
+  std::string store;
+  std::vector<std::string> parts;
+  if (is_store_spec(spec, store, parts)) {
+    io::EmbeddingBlock rows;
+    if (sharded) {
+      io::EmbeddingStoreReader reader(store, world);
+      rows = reader.read_shard(parts[0], parts[1], parts[2], world);
+      out.total_rows = reader.split_metadata(parts[0], parts[1], parts[2]).rows;
+    } else {
+      io::EmbeddingStoreReader reader(store);
+      out.total_rows = reader.split_metadata(parts[0], parts[1], parts[2]).rows;
+      rows = reader.read_rows(parts[0], parts[1], parts[2], 0, out.total_rows);
+    }
+    out.dim = rows.dim;
+    out.block = rows.block;
+    out.values = std::move(rows.embeddings);
+    return out;
+  }
   auto [path, member] = split_member(spec);
-  return io::read_npy_matrix(path, member);
+  io::FloatMatrix matrix = io::read_npy_matrix(path, member);
+  out.total_rows = matrix.rows;
+  out.dim = matrix.cols;
+  out.block = sharded ? shard_rows(matrix.rows, world.rank(), world.size()) : RowBlock{0, matrix.rows};
+  if (out.block.begin == 0 && out.block.end == matrix.rows) {
+    out.values = std::move(matrix.values);
+  } else {
+    out.values.assign(matrix.values.begin() + out.block.begin * matrix.cols,
+                      matrix.values.begin() + out.block.end * matrix.cols);
+  }
+  return out;
 }
 
 std::vector<double> read_weights(const std::string& spec, std::int64_t rows, const char* side) {
@@ -106,12 +173,13 @@ struct PositiveMass {
   std::vector<std::int64_t> rows;  // original row of each kept point
 };
 
-PositiveMass keep_positive(const float* points, std::int64_t begin, std::int64_t end, std::int64_t dim,
-                           const std::vector<double>& weights) {
+PositiveMass keep_positive(const Points& points, const std::vector<double>& weights) {
   PositiveMass out;
-  for (std::int64_t i = begin; i < end; ++i) {
+  for (std::int64_t local = 0; local < points.block.size(); ++local) {
+    const std::int64_t i = points.block.begin + local;
     if (weights[i] <= 0) continue;
-    out.points.insert(out.points.end(), points + i * dim, points + (i + 1) * dim);
+    const float* row = points.values.data() + local * points.dim;
+    out.points.insert(out.points.end(), row, row + points.dim);
     out.weights.push_back(weights[i]);
     out.rows.push_back(i);
   }
@@ -120,14 +188,17 @@ PositiveMass keep_positive(const float* points, std::int64_t begin, std::int64_t
 
 int run_ot(const OtOptions& options, MpiCommunicator& world) {
   const auto started = std::chrono::steady_clock::now();
-  const io::FloatMatrix x = read_points(options.source);
-  const io::FloatMatrix y = read_points(options.target);
-  if (x.rows == 0 || y.rows == 0) throw InputError(fmt::format("{}: empty point cloud", x.rows == 0 ? options.source : options.target));
-  if (x.cols != y.cols)
-    throw InputError(fmt::format("dimension mismatch: {} has d = {}, {} has d = {}", options.source, x.cols,
-                                 options.target, y.cols));
-  std::vector<double> a = read_weights(options.source_weights, x.rows, "source");
-  std::vector<double> b = read_weights(options.target_weights, y.rows, "target");
+  // The source is sharded over the ranks (exact EMD runs on one rank and
+  // needs all of it); the target is replicated.
+  const Points x = load_points(options.source, world, !options.exact);
+  const Points y = load_points(options.target, world, false);
+  if (x.total_rows == 0 || y.total_rows == 0)
+    throw InputError(fmt::format("{}: empty point cloud", x.total_rows == 0 ? options.source : options.target));
+  if (x.dim != y.dim)
+    throw InputError(fmt::format("dimension mismatch: {} has d = {}, {} has d = {}", options.source, x.dim,
+                                 options.target, y.dim));
+  std::vector<double> a = read_weights(options.source_weights, x.total_rows, "source");
+  std::vector<double> b = read_weights(options.target_weights, y.total_rows, "target");
   const bool balanced = std::isinf(options.rho) && std::isinf(options.rho_source) && std::isinf(options.rho_target);
   if (balanced) {
     const double total_a = std::accumulate(a.begin(), a.end(), 0.0);
@@ -137,9 +208,9 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
   }
 
   nlohmann::json out;
-  out["n"] = x.rows;
-  out["m"] = y.rows;
-  out["dim"] = x.cols;
+  out["n"] = x.total_rows;
+  out["m"] = y.total_rows;
+  out["dim"] = x.dim;
   out["ground_cost"] = options.cost;
   out["ranks"] = world.size();
   const ot::GroundCost ground = ot::parse_ground_cost(options.cost);
@@ -148,8 +219,8 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
     if (!balanced) throw InputError("--exact solves balanced problems only (drop --rho*)");
     out["method"] = "exact";
     if (world.rank() == 0) {
-      const auto result = ot::solve_exact_emd(ot::view_of(x.values, x.rows, x.cols), a,
-                                              ot::view_of(y.values, y.rows, y.cols), b, ground);
+      const auto result = ot::solve_exact_emd(ot::view_of(x.values, x.total_rows, x.dim), a,
+                                              ot::view_of(y.values, y.total_rows, y.dim), b, ground);
       out["cost"] = result.cost;
       out["objective"] = result.cost;
       out["iterations"] = 0;
@@ -158,8 +229,8 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
       out["converged"] = true;
       out["plan_entries"] = result.plan.size();
       if (!options.potentials_out.empty()) {
-        io::write_npy(options.potentials_out + "_f.npy", {x.rows}, result.source_potentials.data());
-        io::write_npy(options.potentials_out + "_g.npy", {y.rows}, result.target_potentials.data());
+        io::write_npy(options.potentials_out + "_f.npy", {x.total_rows}, result.source_potentials.data());
+        io::write_npy(options.potentials_out + "_g.npy", {y.total_rows}, result.target_potentials.data());
       }
     }
   } else {
@@ -175,16 +246,16 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
     solver.precision = ot::parse_precision(options.precision);
     solver.memory_budget_bytes = static_cast<std::int64_t>(options.memory_budget_gib * (1ull << 30));
 
-    const RowBlock block = shard_rows(x.rows, world.rank(), world.size());
-    PositiveMass source = keep_positive(x.values.data(), block.begin, block.end, x.cols, a);
-    PositiveMass target = keep_positive(y.values.data(), 0, y.rows, y.cols, b);
+    const RowBlock block = x.block;
+    PositiveMass source = keep_positive(x, a);
+    PositiveMass target = keep_positive(y, b);
     const long long dropped = world.all_reduce_sum(static_cast<long long>(block.size() - source.rows.size()));
-    if (dropped > 0 || static_cast<std::int64_t>(target.rows.size()) < y.rows)
+    if (dropped > 0 || static_cast<std::int64_t>(target.rows.size()) < y.total_rows)
       spdlog::warn("{} source and {} target points have zero mass and take no part", dropped,
-                   y.rows - static_cast<std::int64_t>(target.rows.size()));
+                   y.total_rows - static_cast<std::int64_t>(target.rows.size()));
     const auto result = ot::solve_sinkhorn(
-        world, ot::PointCloudView{source.points.data(), static_cast<std::int64_t>(source.rows.size()), x.cols},
-        source.weights, ot::PointCloudView{target.points.data(), static_cast<std::int64_t>(target.rows.size()), y.cols},
+        world, ot::PointCloudView{source.points.data(), static_cast<std::int64_t>(source.rows.size()), x.dim},
+        source.weights, ot::PointCloudView{target.points.data(), static_cast<std::int64_t>(target.rows.size()), y.dim},
         target.weights, solver);
     out["method"] = "sinkhorn";
     out["cost"] = result.transport_cost;
@@ -209,8 +280,8 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
     if (!options.potentials_out.empty()) {
       // Assemble f over the ranks (zero-mass points get -inf: no finite
       // potential is meaningful for them).
-      std::vector<double> f(static_cast<std::size_t>(x.rows), 0.0);
-      std::vector<double> missing(static_cast<std::size_t>(x.rows), 0.0);
+      std::vector<double> f(static_cast<std::size_t>(x.total_rows), 0.0);
+      std::vector<double> missing(static_cast<std::size_t>(x.total_rows), 0.0);
       for (std::int64_t i = block.begin; i < block.end; ++i) missing[i] = 1.0;
       for (std::size_t k = 0; k < source.rows.size(); ++k) {
         f[source.rows[k]] = result.potentials.f[k];
@@ -218,13 +289,13 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
       }
       world.all_reduce(f, ReduceOp::kSum);
       world.all_reduce(missing, ReduceOp::kSum);
-      std::vector<double> g(static_cast<std::size_t>(y.rows), -std::numeric_limits<double>::infinity());
+      std::vector<double> g(static_cast<std::size_t>(y.total_rows), -std::numeric_limits<double>::infinity());
       for (std::size_t k = 0; k < target.rows.size(); ++k) g[target.rows[k]] = result.potentials.g[k];
       for (std::size_t i = 0; i < f.size(); ++i)
         if (missing[i] > 0) f[i] = -std::numeric_limits<double>::infinity();
       if (world.rank() == 0) {
-        io::write_npy(options.potentials_out + "_f.npy", {x.rows}, f.data());
-        io::write_npy(options.potentials_out + "_g.npy", {y.rows}, g.data());
+        io::write_npy(options.potentials_out + "_f.npy", {x.total_rows}, f.data());
+        io::write_npy(options.potentials_out + "_g.npy", {y.total_rows}, g.data());
       }
     }
   }
@@ -235,7 +306,7 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
       std::cout << out.dump(2) << std::endl;
     } else {
       std::cout << fmt::format("{} OT between {} and {} points (d = {}, {} cost, {} rank{})\n",
-                               out["method"].get<std::string>(), x.rows, y.rows, x.cols, options.cost,
+                               out["method"].get<std::string>(), x.total_rows, y.total_rows, x.dim, options.cost,
                                world.size(), world.size() > 1 ? "s" : "");
       std::cout << fmt::format("  transport cost  {:.10g}\n", out["cost"].get<double>());
       if (!options.exact) {
