@@ -17,5 +17,6 @@ using CommandAction = std::function<int(MpiCommunicator& world)>;
 void add_import_command(CLI::App& root, CommandAction& action);
 void add_inspect_command(CLI::App& root, CommandAction& action);
 void add_ot_command(CLI::App& root, CommandAction& action);
+void add_relate_command(CLI::App& root, CommandAction& action);
 
 }  // namespace taskrel::cli

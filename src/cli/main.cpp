@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   taskrel::cli::add_import_command(app, action);
   taskrel::cli::add_inspect_command(app, action);
   taskrel::cli::add_ot_command(app, action);
+  taskrel::cli::add_relate_command(app, action);
 
   int code = taskrel::kExitSuccess;
   try {

@@ -1,0 +1,98 @@
+// Task relatedness of one (encoder, reference, target) triple: the analysis
+// of DESIGN.md section 1 (Mehra, Zhang & Hamm, NeurIPS 2024).
+//
+//   relatedness = RW + H + tau * W_d
+//
+// fitted by minimising RW + H + lambda_W W + lambda_PM ||P_T - B D||^2 +
+// lambda_IC (||A Abar - I||^2 + ||Abar A - I||^2) over (A, b, Abar, B, D)
+// with Adam, then reported on the test splits. This header is torch-free;
+// the LibTorch parts live in head.cpp and relate.cpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "ot/ground_cost.h"
+#include "transfer/head.h"
+#include "transfer/task_data.h"
+
+namespace taskrel::transfer {
+
+enum class FitMode { kLabelExact, kReference };
+enum class Setting { kLearnedAll, kLearnedA, kFixedAll };
+
+FitMode parse_fit_mode(const std::string& name);      // "label-exact" | "reference"
+Setting parse_setting(const std::string& name);       // "learned-all" | "learned-A" | "fixed-all"
+const char* to_string(FitMode mode);
+const char* to_string(Setting setting);
+
+struct RelateOptions {
+  FitMode mode = FitMode::kLabelExact;
+  Setting setting = Setting::kLearnedAll;
+  ot::GroundCost cost = ot::GroundCost::kEuclidean;
+  int epochs = 100;
+  std::uint64_t seed = 0;
+  double lambda_w = 2.0, lambda_pm = 1.0, lambda_ic = 1.0;
+  double lr = 1e-2, lr_d = 1e-3;
+  // W_d during the fit: the full data when n_R * n_T <= full_pairs (warm
+  // started), else stratified minibatches of batch_size points per side.
+  std::int64_t batch_size = 0;          // 0: automatic (full data or 1000)
+  std::int64_t full_pairs = 4'000'000;
+  std::int64_t eval_points = 4000;      // per side for the reported W_d (stratified cap)
+  double epsilon = 0.05;                // relative to the mean cost
+  double fit_tolerance = 1e-4, eval_tolerance = 1e-6;
+  int fit_max_iterations = 300;         // per class per step: the gradient needs approximate potentials
+  int max_sinkhorn_iterations = 3000;   // per class for the reported W_d
+  double reference_lambda = 1e6;        // reference mode's label cost weight
+  std::int64_t reference_batch = 500;   // reference mode's EMD minibatch per side
+  bool pseudo_labels = false;
+  int pseudo_rounds = 3;
+  int log_every = 10;
+  HeadOptions head;
+  double memory_budget_gib = 4.0;
+};
+
+struct RelateResult {
+  // The bound and its terms on the reported splits.
+  double relatedness = 0, reweighted_loss = 0, label_mismatch = 0, distribution_mismatch = 0, tau = 0;
+  double target_loss = 0, target_accuracy = 0;
+  double prior_mismatch = 0;        // ||P_T - B D||_1
+  double invertibility_residual = 0;  // ||A Abar - I||_F
+  double transform_shift = 0;       // ||A - I||_F
+  double objective = 0;             // training objective at the last step (W as transport cost)
+  int fit_ot_unconverged_steps = 0; // steps whose Sinkhorn stopped at fit_max_iterations
+  long long fit_ot_iterations = 0;  // Sinkhorn iterations of the fit, all classes and steps
+  bool ot_converged = true;
+  int ot_iterations = 0;
+  double ot_epsilon = 0;
+  std::int64_t eval_reference_points = 0, eval_target_points = 0;
+  std::int64_t ref_classes = 0, target_classes = 0, dim = 0;
+  std::vector<double> B;            // K_T x K_R, row-major
+  std::vector<double> D;            // K_R
+  std::vector<double> target_prior, reference_prior, class_losses;
+  std::vector<double> A, b;         // d x d and d (only filled when requested)
+  HeadReport head;
+  int epochs = 0;
+  std::int64_t batch_size = 0;      // points per side per step (0: full data)
+  double reference_w_last = 0;      // reference mode: feature part of the last minibatch W
+  // Pseudo-labels.
+  double pseudo_label_agreement = -1;  // with the true labels, up to permutation (-1: not run)
+  std::vector<double> pseudo_label_agreement_rounds;
+  // Timings.
+  double seconds_head = 0, seconds_fit = 0, seconds_eval = 0, seconds_ot = 0;
+  std::vector<std::int64_t> fixed_permutation;  // learned-A / fixed-all: target class of each reference class
+};
+
+// Sets LibTorch's intra-op threads: `threads` when > 0, else OMP_NUM_THREADS
+// when set, else hardware cores / ranks (at least 1).
+void configure_threads(int threads, int ranks);
+
+// Runs the analysis on already loaded (and, if wanted, standardised) tasks.
+// `head` is the reference head to use (trained or stored). Collective over
+// `comm`: every rank passes the same data and options and gets the same result.
+RelateResult relate(Communicator& comm, const TaskData& reference, const TaskData& target, const LinearHead& head,
+                    const RelateOptions& options, bool keep_transform = false);
+
+}  // namespace taskrel::transfer
