@@ -221,7 +221,7 @@ int run_relate(const RelateCliOptions& o, MpiCommunicator& world) {
                {"tau0", o.tau0}, {"gamma", o.gamma}, {"seconds", r.head.seconds}};
   if (o.pseudo_labels) {
     j["pseudo_labels"] = {{"agreement", r.pseudo_label_agreement}, {"agreement_by_round", r.pseudo_label_agreement_rounds},
-                          {"rounds", o.pseudo_rounds}};
+                          {"rounds", o.pseudo_rounds}, {"rejected_rounds", r.pseudo_label_rejected_rounds}};
   }
   if (!r.fixed_permutation.empty()) j["fixed_permutation"] = r.fixed_permutation;
   if (options.mode == transfer::FitMode::kReference) j["reference_w_last_batch"] = r.reference_w_last;

@@ -450,7 +450,18 @@ RelateResult relate(Communicator& comm, const TaskData& reference, const TaskDat
                      step.converged ? "" : " (not converged)");
     }
     if (options.pseudo_labels) {
-      fit_labels = transferred_classifier(model, head, target.train, fit_labels).predictions;
+      // y_T = argmax_k (B h_R(Abar (z_T - b)))_k. A relabelling that empties a
+      // class is a collapse (an under-confident head lets B's row sums decide):
+      // it is rejected and the current labels are kept.
+      auto relabelled = transferred_classifier(model, head, target.train, fit_labels).predictions;
+      const auto counts = class_counts(relabelled, kt);
+      if (std::find(counts.begin(), counts.end(), 0) != counts.end()) {
+        spdlog::warn("pseudo-labels round {}: relabelling leaves a class empty; keeping the previous labels",
+                     round + 1);
+        ++result.pseudo_label_rejected_rounds;
+      } else {
+        fit_labels = std::move(relabelled);
+      }
       result.pseudo_label_agreement_rounds.push_back(
           agreement_up_to_permutation(fit_labels, target.train.y, static_cast<int>(kt)));
       spdlog::info("pseudo-labels round {}/{}: agreement with the stored labels {:.4f} (up to permutation)", round + 1,

@@ -79,7 +79,8 @@ struct RelateResult {
   double reference_w_last = 0;      // reference mode: feature part of the last minibatch W
   // Pseudo-labels.
   double pseudo_label_agreement = -1;  // with the true labels, up to permutation (-1: not run)
-  std::vector<double> pseudo_label_agreement_rounds;
+  std::vector<double> pseudo_label_agreement_rounds;  // k-means start, then after each round
+  int pseudo_label_rejected_rounds = 0;  // relabellings rejected because they emptied a class
   // Timings.
   double seconds_head = 0, seconds_fit = 0, seconds_eval = 0, seconds_ot = 0;
   std::vector<std::int64_t> fixed_permutation;  // learned-A / fixed-all: target class of each reference class
