@@ -1,1 +1,54 @@
-# GPU backend build rules (TASKREL_CUDA=ON). Owned by the GPU backend work.
+# GPU backend build rules (TASKREL_CUDA=ON), included from the top level after
+# src/. The CUDA sources live beside the CPU files of the same idea
+# (src/ot/sinkhorn.cu next to sinkhorn.cpp); they are compiled into
+# taskrel_ot_cuda, defined here because CUDA is enabled only after src/ was
+# added, and taskrel_ot links it. The NCCL communicator and the checked-call
+# helpers (plain C++ on the CUDA runtime) join taskrel_comm. TASKREL_WITH_CUDA
+# is defined for taskrel_ot and its users; a build without this file refuses
+# --device cuda loudly.
+#
+# Needs nvcc, cuBLAS and NCCL. On the everyday machines the CUDA 13 toolkit at
+# /usr/local/cuda carries all three (compile and link only; the GPU tests skip
+# themselves); on the GPU machine NCCL is the system libnccl.
+if(NOT DEFINED CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+  set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+endif()
+if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+  set(CMAKE_CUDA_ARCHITECTURES 90)  # Hopper (H100 / H200); override for other GPUs
+endif()
+enable_language(CUDA)
+set(CMAKE_CUDA_STANDARD 17)
+set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+if(CCACHE_PROGRAM)
+  set(CMAKE_CUDA_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()
+find_package(CUDAToolkit REQUIRED)
+
+# NCCL: the toolkit's copy, else the system's (libnccl-dev).
+find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include)
+find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
+if(NOT NCCL_INCLUDE_DIR OR NOT NCCL_LIBRARY)
+  message(FATAL_ERROR "TASKREL_CUDA=ON needs NCCL (nccl.h and libnccl): not found next to CUDA ${CUDAToolkit_VERSION} "
+                      "nor in /usr; set NCCL_INCLUDE_DIR and NCCL_LIBRARY")
+endif()
+add_library(taskrel_nccl INTERFACE)
+target_include_directories(taskrel_nccl INTERFACE ${NCCL_INCLUDE_DIR})
+target_link_libraries(taskrel_nccl INTERFACE ${NCCL_LIBRARY})
+message(STATUS "taskrel: CUDA ${CUDAToolkit_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}, NCCL ${NCCL_LIBRARY}")
+
+target_sources(taskrel_comm PRIVATE
+  ${PROJECT_SOURCE_DIR}/src/comm/cuda_check.cpp
+  ${PROJECT_SOURCE_DIR}/src/comm/nccl_communicator.cpp)
+target_link_libraries(taskrel_comm PUBLIC CUDA::cudart CUDA::cublas taskrel_nccl)
+
+add_library(taskrel_ot_cuda STATIC ${PROJECT_SOURCE_DIR}/src/ot/sinkhorn.cu)
+target_link_libraries(taskrel_ot_cuda PUBLIC taskrel_comm)
+target_compile_options(taskrel_ot_cuda PRIVATE --expt-relaxed-constexpr -Xcompiler=-Wall -lineinfo)
+target_link_libraries(taskrel_ot PUBLIC taskrel_ot_cuda)
+target_compile_definitions(taskrel_ot PUBLIC TASKREL_WITH_CUDA=1)
+
+# GPU benchmark (bench/gpu_sinkhorn_bench.cpp; PyTorch peer in bench/gpu_sinkhorn_torch.py).
+if(TASKREL_BENCH)
+  add_executable(gpu_sinkhorn_bench ${PROJECT_SOURCE_DIR}/bench/gpu_sinkhorn_bench.cpp)
+  target_link_libraries(gpu_sinkhorn_bench PRIVATE taskrel_ot)
+endif()

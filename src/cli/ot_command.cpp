@@ -19,6 +19,9 @@
 #include "io/npy.h"
 #include "ot/exact_emd.h"
 #include "ot/sinkhorn.h"
+#ifdef TASKREL_WITH_CUDA
+#include "comm/nccl_communicator.h"
+#endif
 
 namespace taskrel::cli {
 
@@ -40,6 +43,10 @@ struct OtOptions {
   double rho_target = std::numeric_limits<double>::infinity();
   std::string precision = "float32";
   double memory_budget_gib = 4.0;
+  std::string device;  // empty: cuda when built with it and a GPU is visible, else cpu
+  std::string gpu_storage = "float16";
+  std::string gemm_precision = "float32";
+  bool no_nccl = false;
   bool exact = false;
   bool json = false;
   std::string potentials_out;
@@ -66,6 +73,17 @@ struct OtOptions {
         ->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
     command.add_option("--memory-budget", memory_budget_gib, "GiB per rank for a stored cost block (else recomputed)")
         ->capture_default_str();
+    command.add_option("--device", device,
+                       "Where Sinkhorn runs: cpu or cuda (default: cuda when built with it and a GPU is visible)")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
+    command.add_option("--gpu-storage", gpu_storage,
+                       "--device cuda: stored cost precision (16-bit: relative error <= 2^-11 float16, 2^-8 bfloat16)")
+        ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))->capture_default_str();
+    command.add_option("--gemm-precision", gemm_precision, "--device cuda: GEMM of the cost (float32, tf32, bfloat16)")
+        ->check(CLI::IsMember({"float32", "tf32", "bfloat16"}))->capture_default_str();
+    command.add_flag("--no-nccl", no_nccl,
+                     "--device cuda on several ranks: all-reduce through MPI on the host instead of NCCL "
+                     "(lets ranks share a GPU)");
     command.add_flag("--exact", exact, "Exact EMD by network simplex (single rank, up to ~10,000 points)");
     command.add_flag("--json", json, "Print the result as one JSON object");
     command.add_option("--potentials-out", potentials_out, "Write the potentials to PREFIX_f.npy and PREFIX_g.npy");
@@ -245,6 +263,23 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
     solver.cost = ground;
     solver.precision = ot::parse_precision(options.precision);
     solver.memory_budget_bytes = static_cast<std::int64_t>(options.memory_budget_gib * (1ull << 30));
+    solver.device = options.device.empty() ? ot::default_device() : ot::parse_device(options.device);
+    solver.gpu.storage = ot::parse_gpu_storage(options.gpu_storage);
+    solver.gpu.gemm = ot::parse_gemm_precision(options.gemm_precision);
+    if (solver.device == ot::Device::kCuda && solver.precision == ot::Precision::kFloat64) {
+      if (!options.device.empty())
+        throw InputError("--precision float64 is CPU-only (the CUDA backend stores float32/float16/bfloat16 costs)");
+      solver.device = ot::Device::kCpu;  // the default device yields to an explicit float64
+    }
+    // Several ranks on GPUs: the column all-reduce goes over NCCL on device
+    // buffers; the communicator is created once here (it refuses ranks that
+    // share a GPU, unless --no-nccl keeps the all-reduce on the host).
+    std::unique_ptr<Communicator> device_comm;
+#ifdef TASKREL_WITH_CUDA
+    if (solver.device == ot::Device::kCuda && world.size() > 1 && !options.no_nccl)
+      device_comm = std::make_unique<NcclCommunicator>(world);
+#endif
+    Communicator& solve_comm = device_comm ? *device_comm : static_cast<Communicator&>(world);
 
     const RowBlock block = x.block;
     PositiveMass source = keep_positive(x, a);
@@ -254,7 +289,7 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
       spdlog::warn("{} source and {} target points have zero mass and take no part", dropped,
                    y.total_rows - static_cast<std::int64_t>(target.rows.size()));
     const auto result = ot::solve_sinkhorn(
-        world, ot::PointCloudView{source.points.data(), static_cast<std::int64_t>(source.rows.size()), x.dim},
+        solve_comm, ot::PointCloudView{source.points.data(), static_cast<std::int64_t>(source.rows.size()), x.dim},
         source.weights, ot::PointCloudView{target.points.data(), static_cast<std::int64_t>(target.rows.size()), y.dim},
         target.weights, solver);
     out["method"] = "sinkhorn";
@@ -270,6 +305,12 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
     out["transported_mass"] = result.transported_mass;
     out["cost_stored"] = result.cost_stored;
     out["precision"] = options.precision;
+    out["device"] = ot::to_string(result.device);
+    out["all_reduce"] = device_comm ? "nccl" : (world.size() > 1 ? "mpi" : "none");
+    if (result.device == ot::Device::kCuda) {
+      out["gpu_storage"] = options.gpu_storage;
+      out["gemm_precision"] = options.gemm_precision;
+    }
     out["exact_column_fallbacks"] = result.exact_column_fallbacks;
     out["setup_seconds"] = result.setup_seconds;
     out["iteration_seconds"] = result.iteration_seconds;
@@ -317,6 +358,13 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
                                  out["iterations"].get<int>(), out["stages"].get<int>(),
                                  out["converged"].get<bool>() ? "yes" : "no");
         std::cout << fmt::format("  marginal error  {:.3g}\n", out["marginal_error"].get<double>());
+        std::cout << fmt::format("  device          {}{}\n", out["device"].get<std::string>(),
+                                 out.contains("gpu_storage")
+                                     ? fmt::format(" ({} cost, {} GEMM, all-reduce: {})",
+                                                   out["gpu_storage"].get<std::string>(),
+                                                   out["gemm_precision"].get<std::string>(),
+                                                   out["all_reduce"].get<std::string>())
+                                     : std::string());
       }
       std::cout << fmt::format("  time            {:.3f} s\n", out["seconds"].get<double>());
     }

@@ -394,6 +394,72 @@ SinkhornResult solve_with(Communicator& comm, PointCloudView x_local, const std:
 
 }  // namespace
 
+#ifdef TASKREL_WITH_CUDA
+// sinkhorn.cu
+SinkhornResult solve_sinkhorn_cuda(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
+                                   PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,
+                                   const Potentials* warm_start);
+bool cuda_device_visible();
+#endif
+
+Device parse_device(const std::string& name) {
+  if (name == "cpu") return Device::kCpu;
+  if (name == "cuda") return Device::kCuda;
+  throw InputError(fmt::format("unknown device '{}' (expected cpu or cuda)", name));
+}
+
+const char* to_string(Device device) { return device == Device::kCuda ? "cuda" : "cpu"; }
+
+bool cuda_backend_built() {
+#ifdef TASKREL_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool cuda_device_available() {
+#ifdef TASKREL_WITH_CUDA
+  return cuda_device_visible();
+#else
+  return false;
+#endif
+}
+
+Device default_device() { return cuda_device_available() ? Device::kCuda : Device::kCpu; }
+
+GpuStorage parse_gpu_storage(const std::string& name) {
+  if (name == "float32") return GpuStorage::kFloat32;
+  if (name == "float16") return GpuStorage::kFloat16;
+  if (name == "bfloat16") return GpuStorage::kBFloat16;
+  throw InputError(fmt::format("unknown GPU cost storage '{}' (expected float32, float16 or bfloat16)", name));
+}
+
+GemmPrecision parse_gemm_precision(const std::string& name) {
+  if (name == "float32") return GemmPrecision::kFloat32;
+  if (name == "tf32") return GemmPrecision::kTf32;
+  if (name == "bfloat16") return GemmPrecision::kBFloat16;
+  throw InputError(fmt::format("unknown GEMM precision '{}' (expected float32, tf32 or bfloat16)", name));
+}
+
+const char* to_string(GpuStorage storage) {
+  switch (storage) {
+    case GpuStorage::kFloat32: return "float32";
+    case GpuStorage::kFloat16: return "float16";
+    case GpuStorage::kBFloat16: return "bfloat16";
+  }
+  return "?";
+}
+
+const char* to_string(GemmPrecision precision) {
+  switch (precision) {
+    case GemmPrecision::kFloat32: return "float32";
+    case GemmPrecision::kTf32: return "tf32";
+    case GemmPrecision::kBFloat16: return "bfloat16";
+  }
+  return "?";
+}
+
 SinkhornResult solve_sinkhorn(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
                               PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,
                               const Potentials* warm_start) {
@@ -403,6 +469,16 @@ SinkhornResult solve_sinkhorn(Communicator& comm, PointCloudView x_local, const 
   TASKREL_ASSERT(static_cast<std::int64_t>(b.size()) == y.rows, "{} weights for {} rows", b.size(), y.rows);
   for (double w : a_local) TASKREL_ASSERT(w > 0 && std::isfinite(w), "source weight {} not positive", w);
   for (double w : b) TASKREL_ASSERT(w > 0 && std::isfinite(w), "target weight {} not positive", w);
+  if (options.device == Device::kCuda) {
+#ifdef TASKREL_WITH_CUDA
+    if (options.precision == Precision::kFloat64)
+      throw InputError("--precision float64 is CPU-only: the CUDA backend stores the cost in float32, float16 or "
+                       "bfloat16 (--gpu-storage) and computes its exponentials in float32");
+    return solve_sinkhorn_cuda(comm, x_local, a_local, y, b, options, warm_start);
+#else
+    throw InputError("--device cuda: this taskrel was built without the CUDA backend (configure with -DTASKREL_CUDA=ON)");
+#endif
+  }
   if (options.precision == Precision::kFloat64)
     return solve_with<double>(comm, x_local, a_local, y, b, options, warm_start);
   return solve_with<float>(comm, x_local, a_local, y, b, options, warm_start);

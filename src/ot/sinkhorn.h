@@ -21,10 +21,19 @@
 // column whose stabilised sum underflows is recomputed as an exact
 // log-sum-exp with max and sum all-reduces. Results agree across rank counts
 // to floating-point tolerance.
+//
+// Devices: `device` picks the CPU backend (this file's sinkhorn.cpp) or the
+// CUDA backend (sinkhorn.cu, built with TASKREL_CUDA=ON), which runs the same
+// sharded iteration on this rank's GPU: cost by cuBLAS GEMM, a row kernel for
+// f and a column kernel for the column sums of the updated plan, the m + 1
+// sums all-reduced over NCCL (when comm is an NcclCommunicator) or through the
+// host. Asking for cuda in a build without it throws InputError: there is no
+// silent fall-back to the CPU.
 #pragma once
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "comm/communicator.h"
@@ -34,6 +43,43 @@
 namespace taskrel::ot {
 
 enum class EpsilonMode { kRelative, kAbsolute };
+
+enum class Device { kCpu, kCuda };
+Device parse_device(const std::string& name);  // "cpu" / "cuda"; InputError otherwise
+const char* to_string(Device device);
+bool cuda_backend_built();       // compiled with TASKREL_CUDA=ON
+bool cuda_device_available();    // built with CUDA and a GPU is visible to this process
+Device default_device();         // cuda when available, else cpu
+
+// Stored cost on the GPU. 16-bit storage holds C / s with s an upper bound of
+// the cost (so the values lie in [0, 1]); each entry then carries a relative
+// error of at most 2^-11 (float16) or 2^-8 (bfloat16) plus 2^-25 s absolute
+// (float16 subnormals), and the entropic OT value moves by at most that
+// relative amount (|OT(C') - OT(C)| <= max over the two optimal plans of
+// <P, |C' - C|>). Halving the bytes halves the time of a bandwidth-bound
+// iteration.
+enum class GpuStorage { kFloat32, kFloat16, kBFloat16 };
+// cuBLAS GEMM for ||x||^2 + ||y||^2 - 2 x.y: float32 (exact float32 products),
+// tf32 (tensor cores, 10-bit mantissa inputs: ~5e-4 relative error of x.y),
+// bfloat16 (inputs rounded to bf16, float32 accumulation: ~4e-3 of x.y; norms
+// are taken of the rounded vectors so that ||x - x|| stays 0).
+enum class GemmPrecision { kFloat32, kTf32, kBFloat16 };
+GpuStorage parse_gpu_storage(const std::string& name);        // float32 / float16 / bfloat16
+GemmPrecision parse_gemm_precision(const std::string& name);  // float32 / tf32 / bfloat16
+const char* to_string(GpuStorage storage);
+const char* to_string(GemmPrecision precision);
+
+struct GpuOptions {
+  GpuStorage storage = GpuStorage::kFloat16;
+  GemmPrecision gemm = GemmPrecision::kFloat32;
+  // Rows per band of the row and column kernels (0: all rows when stored, a
+  // few hundred MB of scratch when online). Bands that fit the L2 cache let
+  // the column kernel re-read the rows the row kernel just read from L2.
+  std::int64_t band_rows = 0;
+  // Device memory for a stored cost block; -1: 3/4 of the GPU's free memory.
+  // A block that does not fit is recomputed band by band (online).
+  std::int64_t memory_budget_bytes = -1;
+};
 
 struct SinkhornOptions {
   double epsilon = 0.05;                     // see EpsilonMode
@@ -52,6 +98,8 @@ struct SinkhornOptions {
   GroundCost cost = GroundCost::kEuclidean;
   Precision precision = Precision::kFloat32;
   std::int64_t memory_budget_bytes = std::int64_t{4} << 30;  // per rank, for the stored block
+  Device device = Device::kCpu;
+  GpuOptions gpu;                            // used when device is kCuda
 };
 
 // Potentials of a previous solve, used to warm-start. f holds this rank's rows.
@@ -73,6 +121,7 @@ struct SinkhornResult {
   int stages = 0;                // epsilon values visited
   bool converged = false;
   bool cost_stored = false;      // cost block kept in memory (else recomputed)
+  Device device = Device::kCpu;  // where it ran
   int exact_column_fallbacks = 0;
   double setup_seconds = 0.0;      // cost block and its statistics
   double iteration_seconds = 0.0;  // all Sinkhorn iterations

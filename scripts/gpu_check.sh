@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The GPU machine's check of the CUDA backend, in one call of the device tool:
+# configure with -DTASKREL_CUDA=ON (LEMON, CLI11, nlohmann-json and toml++ come
+# from .device-deps/, carried from the everyday machine; LibTorch from python's
+# torch), build the GPU tests and benchmark, run the tests on 1 and 2 ranks,
+# a compute-sanitizer pass over a few tests, the CUDA Sinkhorn benchmark and the
+# PyTorch peer. Logs go to $OUT (the device tool brings them back); the summary
+# is printed last.
+#
+#   scripts/gpu_check.sh            # everything
+#   SKIP_TORCH=1 scripts/gpu_check.sh   # a rerun: the PyTorch numbers do not change
+# Without a GPU (the everyday machine) it builds, the tests skip themselves and
+# the benchmarks say there is nothing to measure.
+set -u -o pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-$ROOT/gpu-check-out}
+BUILD=${BUILD:-$ROOT/build-gpu}
+JOBS=${JOBS:-16}
+DEPS=$ROOT/.device-deps
+mkdir -p "$OUT"
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+note() { echo "== $(date +%T) $*" | tee -a "$SUMMARY"; }
+
+note "machine: $(uname -n), $(nproc) cores"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader 2>&1 | tee -a "$SUMMARY"
+nvcc --version 2>&1 | tail -1 | tee -a "$SUMMARY"
+
+CONFIG_ARGS=(-DTASKREL_CUDA=ON -DTASKREL_TESTS=ON -DTASKREL_BENCH=ON -DCMAKE_BUILD_TYPE=Release)
+if [ -d "$DEPS" ]; then
+  CONFIG_ARGS+=(-Dlemon_DIR="$DEPS/cmake/lemon" -DCLI11_DIR="$DEPS/cmake/CLI11"
+                -Dnlohmann_json_DIR="$DEPS/cmake/nlohmann_json" -Dtomlplusplus_DIR="$DEPS/cmake/tomlplusplus")
+fi
+TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
+[ -n "$TORCH_PREFIX" ] && CONFIG_ARGS+=(-DCMAKE_PREFIX_PATH="$TORCH_PREFIX")
+[ ! -f "$BUILD/CMakeCache.txt" ] && command -v ninja >/dev/null && CONFIG_ARGS+=(-G Ninja)
+
+note "configure"
+if ! cmake -S . -B "$BUILD" "${CONFIG_ARGS[@]}" >"$OUT/build.log" 2>&1; then
+  note "CONFIGURE FAILED"; tail -40 "$OUT/build.log"; BUILD_OK=0
+else
+  grep "taskrel:" "$OUT/build.log" | tee -a "$SUMMARY"
+  note "build test_gpu gpu_sinkhorn_bench (-j$JOBS)"
+  if cmake --build "$BUILD" --target test_gpu gpu_sinkhorn_bench -j"$JOBS" >>"$OUT/build.log" 2>&1; then
+    BUILD_OK=1
+  else
+    note "BUILD FAILED"; grep -E "error|Error" "$OUT/build.log" | head -30; BUILD_OK=0
+  fi
+fi
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} OPENBLAS_NUM_THREADS=1
+if [ "$BUILD_OK" = 1 ]; then
+  TEST=$BUILD/tests/gpu/test_gpu
+  note "GPU tests, 1 rank"
+  timeout 240 "$TEST" --gtest_color=no >"$OUT/test_np1.log" 2>&1; echo "exit $?" >>"$OUT/test_np1.log"
+  grep -E "^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|seed|info|Failure|error|exit" "$OUT/test_np1.log" | tail -40 | tee -a "$SUMMARY"
+  note "GPU tests, mpiexec -n 2 on one GPU"
+  OMP_NUM_THREADS=4 timeout 240 mpiexec -n 2 "$TEST" --gtest_color=no >"$OUT/test_np2.log" 2>&1; echo "exit $?" >>"$OUT/test_np2.log"
+  grep -E "^\[ +(OK|FAILED|PASSED) +\]|Failure|error|exit" "$OUT/test_np2.log" | tail -20 | tee -a "$SUMMARY"
+  if command -v compute-sanitizer >/dev/null; then
+    note "compute-sanitizer memcheck (stored/online/banded, NCCL, label-aware)"
+    timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$TEST" \
+      --gtest_filter='GpuSinkhorn.StoredOnline*:GpuNccl.AllReduces*:GpuSinkhorn.LabelAware*' >"$OUT/sanitizer.log" 2>&1
+    echo "exit $?" >>"$OUT/sanitizer.log"
+    grep -E "ERROR SUMMARY|Invalid|exit|PASSED|FAILED" "$OUT/sanitizer.log" | head -10 | tee -a "$SUMMARY"
+  fi
+  note "CUDA Sinkhorn benchmark"
+  mkdir -p /tmp/taskrel-points
+  timeout 240 "$BUILD/gpu_sinkhorn_bench" --points-dir /tmp/taskrel-points --iterations 24 >"$OUT/bench.log" 2>&1
+  echo "exit $?" >>"$OUT/bench.log"
+  cat "$OUT/bench.log" | tee -a "$SUMMARY"
+fi
+if [ "${SKIP_TORCH:-0}" != 1 ]; then
+  note "PyTorch log-domain Sinkhorn, eager and torch.compile (stored float32 cost)"
+  mkdir -p /tmp/taskrel-points
+  PYTHONUNBUFFERED=1 timeout 300 python3 bench/gpu_sinkhorn_torch.py /tmp/taskrel-points --iterations 20 \
+    >"$OUT/torch.log" 2>&1
+  echo "exit $?" >>"$OUT/torch.log"
+  grep -v -E "^\s*$|Warning|warn" "$OUT/torch.log" | tail -12 | tee -a "$SUMMARY"
+fi
+note "done"
