@@ -28,7 +28,7 @@ struct RelateCliOptions {
   std::string setting = "learned-all";
   std::string mode = "label-exact";
   std::string cost = "euclidean";
-  int epochs = 100;
+  int epochs = 500;
   std::uint64_t seed = 0;
   std::string json;
   double tau0 = 0.02, gamma = 1e4;
@@ -68,7 +68,7 @@ struct RelateCliOptions {
     c.add_flag("--train-head", train_head, "Train the reference head even when the store has one");
     c.add_option("--head-epochs", head_epochs, "Most Adam epochs of the head training")->capture_default_str();
     c.add_option("--batch-size", batch_size,
-                 "Points per side per step for W_d (0: full data up to 4e6 pairs, else 1000; reference mode: 500)")
+                 "Points per side per step for W_d (0: full data up to 1e6 pairs, else 500; reference mode: 500)")
         ->capture_default_str();
     c.add_option("--eval-points", eval_points, "Cap (per side, stratified) on the points of the reported W_d")
         ->capture_default_str();

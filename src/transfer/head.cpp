@@ -22,11 +22,13 @@ torch::Tensor as_labels(const std::vector<std::int64_t>& y) {
       .clone();
 }
 
-// ||grad_z CE(Wz + c, y)|| per row: ||W^T (softmax - onehot)||.
+// ||grad_z CE(Wz + c, y)|| per row: ||W^T r|| with r = softmax - onehot,
+// computed as sqrt(r^T (W W^T) r) so no rows x d matrix is formed.
 torch::Tensor input_gradient_norm(const torch::Tensor& weight, const torch::Tensor& probs, const torch::Tensor& y,
                                   std::int64_t classes) {
   const auto residual = probs - torch::one_hot(y, classes).to(probs.dtype());
-  return residual.matmul(weight).norm(2, {1});
+  const auto gram = weight.matmul(weight.t());
+  return (residual.matmul(gram) * residual).sum(1).clamp_min(1e-30).sqrt();
 }
 
 }  // namespace

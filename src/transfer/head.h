@@ -19,7 +19,7 @@ struct HeadOptions {
   double tau0 = 0.02;
   double lr = 1e-2;
   int max_epochs = 3000;
-  double tolerance = 1e-7;   // relative loss change per epoch, held for 20 epochs
+  double tolerance = 1e-6;   // relative loss change per epoch, held for 20 epochs
   std::uint64_t seed = 0;
 };
 

@@ -395,8 +395,8 @@ RelateResult relate(Communicator& comm, const TaskData& reference, const TaskDat
   // Full data (warm-started) or stratified minibatches.
   std::int64_t batch = options.batch_size;
   if (batch <= 0)
-    batch = (reference.train.rows * target.train.rows <= options.full_pairs) ? 0 : 1000;
-  if (options.mode == FitMode::kReference) batch = options.reference_batch;
+    batch = (reference.train.rows * target.train.rows <= options.full_pairs) ? 0 : 500;
+  if (options.mode == FitMode::kReference) batch = options.batch_size > 0 ? options.batch_size : options.reference_batch;
   result.batch_size = batch;
   const auto solver = sinkhorn_options(options, options.fit_tolerance);
   const auto fit_started = Clock::now();
