@@ -48,11 +48,10 @@ namespace {
 constexpr double kLog2e = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
-constexpr int kRowsPerWarp = 4;
 constexpr int kRowThreads = 256;
 constexpr int kColumnThreads = 256;
 constexpr int kVector = 8;          // entries per 16-byte load of a 16-bit cost; row stride multiple
-constexpr int kTileRows = 128;      // rows per column-kernel tile (one row of partials)
+constexpr int kTileRows = 128;      // bands are multiples of this; column tiles divide it
 
 std::int64_t round_up(std::int64_t value, std::int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
@@ -177,11 +176,12 @@ __device__ double row_exact_pass(const S* row, std::int64_t m, const float* gk, 
   return warp_sum(sum);
 }
 
-// One warp per kRowsPerWarp rows of the band.
+// One warp per kRows rows of the band (kRows = 2 or 4, chosen so the last
+// wave of warps is nearly full).
 // kEvaluate = false: Sinkhorn row update. f (band rows) <- new f; fk <- new f k2
 // as float32 (for the column kernel); row_error <- |mass now - mass next|.
 // kEvaluate = true: row_mass <- sum_j P_ij and row_cost <- sum_j P_ij C_ij at (f, g).
-template <typename S, bool kEvaluate>
+template <typename S, bool kEvaluate, int kRows>
 __global__ void __launch_bounds__(kRowThreads) row_kernel(const S* __restrict__ cost, std::int64_t ld, std::int64_t rows,
                                                           std::int64_t m, const float* __restrict__ gk, float kc,
                                                           double k2, double epsilon, double tau_a,
@@ -191,14 +191,14 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const S* __restrict__ 
                                                           float cost_scale) {
   const int lane = threadIdx.x & 31;
   const std::int64_t warp = (blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x) >> 5;
-  const std::int64_t first = warp * kRowsPerWarp;
+  const std::int64_t first = warp * kRows;
   if (first >= rows) return;
-  const int count = rows - first < kRowsPerWarp ? static_cast<int>(rows - first) : kRowsPerWarp;
+  const int count = rows - first < kRows ? static_cast<int>(rows - first) : kRows;
 
-  float shift[kRowsPerWarp];
-  double sum[kRowsPerWarp], weighted[kRowsPerWarp];
+  float shift[kRows];
+  double sum[kRows], weighted[kRows];
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
+  for (int r = 0; r < kRows; ++r) {
     shift[r] = r < count ? static_cast<float>(f[first + r] * k2) : 0.0f;
     sum[r] = 0.0;
     weighted[r] = 0.0;
@@ -208,7 +208,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const S* __restrict__ 
     float g8[8];
     load8(gk + j, g8);
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
+    for (int r = 0; r < kRows; ++r) {
       if (r < count) {
         float c8[8];
         load8(cost + (first + r) * ld + j, c8);
@@ -228,7 +228,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const S* __restrict__ 
   for (std::int64_t j = vector_end + lane; j < m; j += 32) {
     const float g = gk[j];
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
+    for (int r = 0; r < kRows; ++r) {
       if (r < count) {
         const float c = to_float(cost[(first + r) * ld + j]);
         const float p = fast_exp2(fmaf(-c, kc, g) + shift[r]);
@@ -238,7 +238,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const S* __restrict__ 
     }
   }
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
+  for (int r = 0; r < kRows; ++r) {
     sum[r] = warp_sum(sum[r]);
     if (kEvaluate) weighted[r] = warp_sum(weighted[r]);
   }
@@ -274,18 +274,19 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const S* __restrict__ 
   }
 }
 
-// Column partial sums of 2^(fk_i + gk_j - c_ij kc) over tiles of kTileRows
+// Column partial sums of 2^(fk_i + gk_j - c_ij kc) over tiles of tile_rows
 // rows: partials[tile_offset + tile][j]. Each thread owns 8 columns.
 template <typename S>
 __global__ void __launch_bounds__(kColumnThreads) column_kernel(const S* __restrict__ cost, std::int64_t ld,
                                                                 std::int64_t rows, std::int64_t m,
                                                                 const float* __restrict__ fk,
                                                                 const float* __restrict__ gk, float kc,
-                                                                float* __restrict__ partials, std::int64_t tile_offset) {
+                                                                float* __restrict__ partials, std::int64_t tile_offset,
+                                                                int tile_rows) {
   const std::int64_t j = (blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x) * kVector;
   if (j >= m) return;
-  const std::int64_t begin = blockIdx.y * static_cast<std::int64_t>(kTileRows);
-  const std::int64_t end = rows < begin + kTileRows ? rows : begin + kTileRows;
+  const std::int64_t begin = blockIdx.y * static_cast<std::int64_t>(tile_rows);
+  const std::int64_t end = rows < begin + tile_rows ? rows : begin + tile_rows;
   float g8[8], acc[8];
   load8(gk + j, g8);  // gk and the rows are padded to ld, a multiple of 8
 #pragma unroll
@@ -458,10 +459,13 @@ class GpuCostBlock {
     const double block_bytes = static_cast<double>(rows_) * static_cast<double>(ld_) * sizeof(S);
     stored_ = block_bytes <= budget;
 
-    // Bands: all rows when stored, unless asked; ~256 MB of float32 GEMM
-    // output when online. Multiples of the column kernel's tile.
+    // Bands: all rows when stored, unless asked; when online, as many rows as
+    // 1/16 of the free memory (256 MB to 2 GB) of float32 GEMM output holds,
+    // so the row kernel still has warps enough. Multiples of kTileRows.
+    const std::int64_t scratch_bytes =
+        std::clamp<std::int64_t>(static_cast<std::int64_t>(free_bytes / 16), std::int64_t{256} << 20, std::int64_t{2} << 30);
     const std::int64_t scratch_rows =
-        round_up(std::clamp<std::int64_t>((std::int64_t{256} << 20) / (ld_ * 4), kTileRows, 1 << 20), kTileRows);
+        round_up(std::clamp<std::int64_t>(scratch_bytes / (ld_ * 4), kTileRows, 1 << 20), kTileRows);
     if (options.band_rows > 0) band_rows_ = round_up(options.band_rows, kTileRows);
     else band_rows_ = stored_ ? round_up(std::max<std::int64_t>(rows_, 1), kTileRows) : scratch_rows;
     gemm_rows_ = std::min(scratch_rows, round_up(std::max<std::int64_t>(rows_, 1), kTileRows));
@@ -624,7 +628,8 @@ class GpuSinkhorn {
     log_b_.resize(ld_);
     sums_.resize(ld_ + 1);
     untrusted_.resize(1);
-    partials_.resize(static_cast<std::size_t>(std::max<std::int64_t>(1, round_up(n_, kTileRows) / kTileRows) * ld_));
+    choose_launch_shapes();
+    partials_.resize(static_cast<std::size_t>(std::max<std::int64_t>(1, tiles()) * ld_));
     std::vector<double> log_a(n_), log_b(m_);
     for (std::int64_t i = 0; i < n_; ++i) log_a[i] = std::log(a[i]);
     for (std::int64_t j = 0; j < m_; ++j) log_b[j] = std::log(b[j]);
@@ -652,19 +657,11 @@ class GpuSinkhorn {
     for (std::int64_t begin = 0; begin < n_; begin += cost_.band_rows()) {
       const std::int64_t count = std::min(cost_.band_rows(), n_ - begin);
       const S* band = cost_.band(begin, count);
-      const std::int64_t warps = (count + kRowsPerWarp - 1) / kRowsPerWarp;
-      row_kernel<S, false><<<blocks_for(warps * 32, kRowThreads), kRowThreads, 0, stream_>>>(
-          band, ld_, count, m_, gk_.get(), kc, k2, epsilon, tau_a, log_a_.get() + begin, f_.get() + begin,
-          fk_.get() + begin, row_error_.get() + begin, nullptr, nullptr, cost_.scale());
-      check_launch();
-      const dim3 grid(blocks_for(m_, kColumnThreads * kVector), static_cast<unsigned>((count + kTileRows - 1) / kTileRows));
-      column_kernel<S><<<grid, kColumnThreads, 0, stream_>>>(band, ld_, count, m_, fk_.get() + begin, gk_.get(), kc,
-                                                              partials_.get(), begin / kTileRows);
-      check_launch();
+      launch_rows<false>(band, begin, count, kc, k2, epsilon, tau_a, nullptr, nullptr);
+      launch_columns(band, begin, count, kc);
     }
-    const std::int64_t tiles = round_up(n_, kTileRows) / kTileRows;
     if (n_ > 0) {
-      reduce_partials<<<blocks_for(m_, 256), 256, 0, stream_>>>(partials_.get(), ld_, tiles, m_, sums_.get());
+      reduce_partials<<<blocks_for(m_, 256), 256, 0, stream_>>>(partials_.get(), ld_, tiles(), m_, sums_.get());
       check_launch();
       sum_in_order<<<1, 1024, 0, stream_>>>(row_error_.get(), n_, sums_.get() + m_);
       check_launch();
@@ -742,20 +739,12 @@ class GpuSinkhorn {
     for (std::int64_t begin = 0; begin < n_; begin += cost_.band_rows()) {
       const std::int64_t count = std::min(cost_.band_rows(), n_ - begin);
       const S* band = cost_.band(begin, count);
-      const std::int64_t warps = (count + kRowsPerWarp - 1) / kRowsPerWarp;
-      row_kernel<S, true><<<blocks_for(warps * 32, kRowThreads), kRowThreads, 0, stream_>>>(
-          band, ld_, count, m_, gk_.get(), kc, k2, epsilon, 1.0, log_a_.get() + begin, f_.get() + begin, nullptr,
-          nullptr, row_mass.get() + begin, row_cost.get() + begin, cost_.scale());
-      check_launch();
-      const dim3 grid(blocks_for(m_, kColumnThreads * kVector), static_cast<unsigned>((count + kTileRows - 1) / kTileRows));
-      column_kernel<S><<<grid, kColumnThreads, 0, stream_>>>(band, ld_, count, m_, fk_.get() + begin, gk_.get(), kc,
-                                                              partials_.get(), begin / kTileRows);
-      check_launch();
+      launch_rows<true>(band, begin, count, kc, k2, epsilon, 1.0, row_mass.get() + begin, row_cost.get() + begin);
+      launch_columns(band, begin, count, kc);
     }
     std::vector<double> columns_host(m_, 0.0);
     if (n_ > 0) {
-      reduce_partials<<<blocks_for(m_, 256), 256, 0, stream_>>>(partials_.get(), ld_, round_up(n_, kTileRows) / kTileRows,
-                                                               m_, sums_.get());
+      reduce_partials<<<blocks_for(m_, 256), 256, 0, stream_>>>(partials_.get(), ld_, tiles(), m_, sums_.get());
       check_launch();
       TASKREL_CUDA_CHECK(cudaStreamSynchronize(stream_));
       sums_.download(columns_host.data(), m_);
@@ -803,6 +792,70 @@ class GpuSinkhorn {
   }
 
  private:
+  std::int64_t tiles() const { return round_up(std::max<std::int64_t>(n_, 1), tile_rows_) / tile_rows_; }
+
+  // Fraction of the last wave's slots that hold work, for `units` equal work units.
+  static double wave_efficiency(std::int64_t units, std::int64_t slots) {
+    if (units <= slots) return 1.0;  // one partial wave: all units run at once
+    const std::int64_t waves = (units + slots - 1) / slots;
+    return static_cast<double>(units) / static_cast<double>(waves * slots);
+  }
+
+  // Rows per warp (row kernel) and rows per tile (column kernel) such that
+  // the grids' last waves are nearly full (a half-empty last wave of a
+  // bandwidth-bound kernel costs up to a third of its time).
+  void choose_launch_shapes() {
+    int device = 0, sms = 0, row_blocks = 0, column_blocks = 0;
+    TASKREL_CUDA_CHECK(cudaGetDevice(&device));
+    TASKREL_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    TASKREL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&row_blocks, row_kernel<S, false, 4>, kRowThreads, 0));
+    TASKREL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&column_blocks, column_kernel<S>, kColumnThreads, 0));
+    const std::int64_t rows = std::min(cost_.band_rows(), std::max<std::int64_t>(n_, 1));
+    const std::int64_t warp_slots = static_cast<std::int64_t>(sms) * row_blocks * (kRowThreads / 32);
+    rows_per_warp_ = wave_efficiency((rows + 3) / 4, warp_slots) >= 0.9 ||
+                             wave_efficiency((rows + 3) / 4, warp_slots) >= wave_efficiency((rows + 1) / 2, warp_slots)
+                         ? 4
+                         : 2;
+    const std::int64_t column_slots = static_cast<std::int64_t>(sms) * column_blocks;
+    const std::int64_t column_groups = (m_ + kColumnThreads * kVector - 1) / (kColumnThreads * kVector);
+    double best = -1.0;
+    for (int tile : {128, 64, 32}) {
+      const double efficiency = wave_efficiency(column_groups * ((rows + tile - 1) / tile), column_slots);
+      if (efficiency > best + 0.02) {
+        best = efficiency;
+        tile_rows_ = tile;
+      }
+      if (best >= 0.9) break;
+    }
+  }
+
+  template <bool kEvaluate>
+  void launch_rows(const S* band, std::int64_t begin, std::int64_t count, float kc, double k2, double epsilon,
+                   double tau_a, double* row_mass, double* row_cost) {
+    const std::int64_t warps = (count + rows_per_warp_ - 1) / rows_per_warp_;
+    const unsigned blocks = blocks_for(warps * 32, kRowThreads);
+    float* fk = kEvaluate ? nullptr : fk_.get() + begin;
+    double* error = kEvaluate ? nullptr : row_error_.get() + begin;
+    if (rows_per_warp_ == 4)
+      row_kernel<S, kEvaluate, 4><<<blocks, kRowThreads, 0, stream_>>>(
+          band, ld_, count, m_, gk_.get(), kc, k2, epsilon, tau_a, log_a_.get() + begin, f_.get() + begin, fk, error,
+          row_mass, row_cost, cost_.scale());
+    else
+      row_kernel<S, kEvaluate, 2><<<blocks, kRowThreads, 0, stream_>>>(
+          band, ld_, count, m_, gk_.get(), kc, k2, epsilon, tau_a, log_a_.get() + begin, f_.get() + begin, fk, error,
+          row_mass, row_cost, cost_.scale());
+    check_launch();
+  }
+
+  void launch_columns(const S* band, std::int64_t begin, std::int64_t count, float kc) {
+    const dim3 grid(blocks_for(m_, kColumnThreads * kVector), static_cast<unsigned>((count + tile_rows_ - 1) / tile_rows_));
+    column_kernel<S><<<grid, kColumnThreads, 0, stream_>>>(band, ld_, count, m_, fk_.get() + begin, gk_.get(), kc,
+                                                            partials_.get(), begin / tile_rows_, tile_rows_);
+    check_launch();
+  }
+
+  int rows_per_warp_ = 4;
+  int tile_rows_ = 128;
   Communicator& comm_;
   GpuCostBlock<S>& cost_;
   const SinkhornOptions& options_;
