@@ -7,6 +7,36 @@
 // lambda_IC (||A Abar - I||^2 + ||Abar A - I||^2) over (A, b, Abar, B, D)
 // with Adam, then reported on the test splits. This header is torch-free;
 // the LibTorch parts live in head.cpp and relate.cpp.
+//
+// What is computed, exactly:
+//  - l_j: mean cross-entropy of h_R on reference class j (train split for the
+//    fit, where RW depends on D only; test split for the report).
+//  - Fit, label-exact mode: per step the reference points (this rank's rows
+//    of the full train split, or of a stratified minibatch shared by all
+//    ranks) are mapped to x_i = A z_i + b, w_ik = D_{y_i} / n_{R,y_i} B_{k,y_i},
+//    and label_exact_wd (wd_gradient.h) solves the K_T entropic problems
+//    (warm-started with the previous step's potentials on full data). The
+//    surrogate sum_i <dW/dx_i, x_i> + sum_ik dW/dw_ik w_ik carries the OT
+//    gradient to A, b (plan fixed) and B, D (duals); its gradients are summed
+//    over the ranks, the replicated terms are added, and every rank takes the
+//    same Adam step (lr for A, b, Abar, B logits; lr_d for the D logits).
+//  - Fit, reference mode (the paper's code): one exact EMD per step between
+//    a stratified minibatch of transformed reference points (masses
+//    D_{y_i} / n_{R,y_i}) and target points (uniform) with cost
+//    c(x_i, z'_j) + lambda ||B e_{y_i} - e_{y'_j}||_2, lambda = 1e6;
+//    gradient through the cost at the fixed plan (A, b, B) and through the
+//    source duals (D). Computed identically on every rank (not sharded).
+//  - Report (both modes alike): RW = sum_j D_j l_j(test);
+//    H = -sum_j D_j sum_k B_kj log B_kj; W_d = sum_k P_T(k) <P^k, C^k> (the
+//    transport cost of the entropic plans, without the entropy term) between
+//    stratified subsets of at most eval_points reference test and target test
+//    points, sharded over the ranks; prior mismatch ||P_T - B D||_1 on them.
+//  - tau = max over all target evaluation points z (the whole target test
+//    split; with pseudo-labels the target train split and its final
+//    pseudo-labels y) of || grad_z [ -log (B softmax(W Abar (z - b) + c))_y ] ||_2,
+//    the input-gradient norm of the loss of h_T(z) = B h_R(Abar (z - b)) at
+//    the point's label. target_loss / target_accuracy: the mean of that loss
+//    and the accuracy of argmax_k h_T(z)_k over the same points.
 #pragma once
 
 #include <cstdint>
