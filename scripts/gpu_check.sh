@@ -73,7 +73,7 @@ if [ "$BUILD_OK" = 1 ]; then
   grep -E "^\[ +(OK|FAILED|PASSED) +\]|Failure|error|exit" "$OUT/test_np2.log" | tail -20 | tee -a "$SUMMARY"
   if command -v compute-sanitizer >/dev/null; then
     note "compute-sanitizer memcheck (stored/online/banded, NCCL, label-aware)"
-    timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$TEST" \
+    timeout 150 compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 9 "$TEST" \
       --gtest_filter='GpuSinkhorn.StoredOnline*:GpuNccl.AllReduces*:GpuSinkhorn.LabelAware*' >"$OUT/sanitizer.log" 2>&1
     echo "exit $?" >>"$OUT/sanitizer.log"
     grep -E "ERROR SUMMARY|Invalid|exit|PASSED|FAILED" "$OUT/sanitizer.log" | head -10 | tee -a "$SUMMARY"
@@ -91,5 +91,26 @@ if [ "${SKIP_TORCH:-0}" != 1 ]; then
     >"$OUT/torch.log" 2>&1
   echo "exit $?" >>"$OUT/torch.log"
   grep -v -E "^\s*$|Warning|warn" "$OUT/torch.log" | tail -12 | tee -a "$SUMMARY"
+fi
+if [ "${SKIP_CLI:-0}" != 1 ] && [ -d "$BUILD" ]; then
+  note "taskrel ot --device cuda vs cpu (n = m = 4,000, d = 64)"
+  if timeout 200 cmake --build "$BUILD" --target taskrel -j"$JOBS" >>"$OUT/build.log" 2>&1; then
+    python3 -c "
+import numpy as np
+r = np.random.default_rng(7)
+np.save('/tmp/taskrel-points/x.npy', r.normal(size=(4000, 64)).astype(np.float32))
+np.save('/tmp/taskrel-points/y.npy', (r.normal(size=(4000, 64)) + 0.5).astype(np.float32))"
+    for device in cuda cpu; do
+      timeout 120 "$BUILD/src/cli/taskrel" ot --source /tmp/taskrel-points/x.npy --target /tmp/taskrel-points/y.npy \
+        --device $device --json >"/tmp/taskrel-points/cli_$device.json" 2>>"$OUT/cli.log"
+      cat "/tmp/taskrel-points/cli_$device.json" >>"$OUT/cli.log"
+      python3 -c "
+import json; d = json.load(open('/tmp/taskrel-points/cli_$device.json'))
+print('$device', {k: d.get(k) for k in ('device', 'gpu_storage', 'cost', 'iterations', 'converged', 'seconds_per_iteration')})" \
+        2>&1 | tee -a "$SUMMARY"
+    done
+  else
+    note "taskrel did not build (see build.log)"; grep -E "error" "$OUT/build.log" | tail -5
+  fi
 fi
 note "done"

@@ -13,8 +13,14 @@
 if(NOT DEFINED CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
   set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
 endif()
-if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-  set(CMAKE_CUDA_ARCHITECTURES 90)  # Hopper (H100 / H200); override for other GPUs
+# Hopper (H100 / H200) unless the user names others. LibTorch's CMake config
+# sets CMAKE_CUDA_ARCHITECTURES to OFF (no -arch: nvcc's old default and PTX
+# JIT at start-up), so OFF counts as unset; TASKREL_CUDA_ARCHITECTURES wins.
+set(TASKREL_CUDA_ARCHITECTURES "" CACHE STRING "CUDA architectures of the GPU backend (default 90)")
+if(TASKREL_CUDA_ARCHITECTURES)
+  set(CMAKE_CUDA_ARCHITECTURES ${TASKREL_CUDA_ARCHITECTURES})
+elseif(NOT CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "OFF")
+  set(CMAKE_CUDA_ARCHITECTURES 90)
 endif()
 enable_language(CUDA)
 set(CMAKE_CUDA_STANDARD 17)
@@ -43,6 +49,7 @@ target_link_libraries(taskrel_comm PUBLIC CUDA::cudart CUDA::cublas taskrel_nccl
 
 add_library(taskrel_ot_cuda STATIC ${PROJECT_SOURCE_DIR}/src/ot/sinkhorn.cu)
 target_link_libraries(taskrel_ot_cuda PUBLIC taskrel_comm)
+set_target_properties(taskrel_ot_cuda PROPERTIES CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
 target_compile_options(taskrel_ot_cuda PRIVATE --expt-relaxed-constexpr -Xcompiler=-Wall -lineinfo)
 target_link_libraries(taskrel_ot PUBLIC taskrel_ot_cuda)
 target_compile_definitions(taskrel_ot PUBLIC TASKREL_WITH_CUDA=1)

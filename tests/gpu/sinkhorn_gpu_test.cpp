@@ -175,11 +175,13 @@ TEST(GpuSinkhorn, StoredOnlineAndBandedGiveTheSameAnswer) {
   const SinkhornResult c = solve_sharded(world, p, banded);
   EXPECT_TRUE(a.cost_stored);
   EXPECT_FALSE(b.cost_stored);
-  // Same cost values, same kernels and summation order: identical results.
-  EXPECT_EQ(a.iterations, b.iterations);
+  // Bands: the same cost values, kernels and summation order, so identical
+  // results. Online: cuBLAS may pick another algorithm for the smaller GEMM
+  // (seen on an H100: 2e-7 relative), so the costs agree to rounding.
   EXPECT_EQ(a.iterations, c.iterations);
-  EXPECT_DOUBLE_EQ(a.transport_cost, b.transport_cost);
-  EXPECT_DOUBLE_EQ(a.transport_cost, c.transport_cost);
+  EXPECT_EQ(a.transport_cost, c.transport_cost);
+  EXPECT_NEAR(a.iterations, b.iterations, 2);
+  EXPECT_NEAR(a.transport_cost, b.transport_cost, 1e-6 * a.transport_cost);
   // Deterministic: the same solve twice gives the same bits.
   const SinkhornResult again = solve_sharded(world, p, stored);
   EXPECT_EQ(a.transport_cost, again.transport_cost);
