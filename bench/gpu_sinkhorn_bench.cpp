@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/cuda_check.h"
 #include "comm/mpi_communicator.h"
 #include "core/error.h"
 #include "ot/sinkhorn.h"
@@ -121,6 +122,26 @@ int main(int argc, char** argv) {
           run(world, x, y, 600, 500, 32, storage, gemm, 0, -1, 3);
           run(world, x, y, 600, 500, 32, storage, gemm, 256, 0, 3);
         }
+    }
+    {  // the memory-bandwidth ceiling: a 4 GiB device-to-device copy (read + write)
+      const std::size_t bytes = std::size_t{4} << 30;
+      void *from = nullptr, *to = nullptr;
+      TASKREL_CUDA_CHECK(cudaMalloc(&from, bytes));
+      TASKREL_CUDA_CHECK(cudaMalloc(&to, bytes));
+      TASKREL_CUDA_CHECK(cudaMemset(from, 1, bytes));
+      cudaEvent_t start, stop;
+      TASKREL_CUDA_CHECK(cudaEventCreate(&start));
+      TASKREL_CUDA_CHECK(cudaEventCreate(&stop));
+      TASKREL_CUDA_CHECK(cudaMemcpy(to, from, bytes, cudaMemcpyDeviceToDevice));
+      TASKREL_CUDA_CHECK(cudaEventRecord(start));
+      for (int k = 0; k < 5; ++k) TASKREL_CUDA_CHECK(cudaMemcpy(to, from, bytes, cudaMemcpyDeviceToDevice));
+      TASKREL_CUDA_CHECK(cudaEventRecord(stop));
+      TASKREL_CUDA_CHECK(cudaEventSynchronize(stop));
+      float ms = 0;
+      TASKREL_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      std::printf("device-to-device copy: %.0f GB/s (bytes read + written)\n", 5.0 * 2 * bytes / (ms * 1e-3) / 1e9);
+      TASKREL_CUDA_CHECK(cudaFree(from));
+      TASKREL_CUDA_CHECK(cudaFree(to));
     }
     std::printf("%-8s %-9s %-6s %-12s %10s %10s %12s %16s %10s\n", "n=m", "storage", "gemm", "band", "setup_s",
                 "ms/iter", "GB/s(2rd)", "transport_cost", "marg_err");
