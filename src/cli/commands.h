@@ -18,5 +18,6 @@ void add_import_command(CLI::App& root, CommandAction& action);
 void add_inspect_command(CLI::App& root, CommandAction& action);
 void add_ot_command(CLI::App& root, CommandAction& action);
 void add_relate_command(CLI::App& root, CommandAction& action);
+void add_matrix_command(CLI::App& root, CommandAction& action);
 
 }  // namespace taskrel::cli

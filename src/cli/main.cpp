@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   taskrel::cli::add_inspect_command(app, action);
   taskrel::cli::add_ot_command(app, action);
   taskrel::cli::add_relate_command(app, action);
+  taskrel::cli::add_matrix_command(app, action);
 
   int code = taskrel::kExitSuccess;
   try {
@@ -62,18 +63,24 @@ int main(int argc, char** argv) {
   }
 
   taskrel::configure_logging(rank, verbose, quiet);
+  // A code returned by a command is agreed by all ranks (e.g. `matrix`'s 4:
+  // some triples failed) and finalises normally; a rank that throws may leave
+  // others in a collective, so it aborts the job.
+  bool thrown = false;
   try {
     auto world = taskrel::MpiCommunicator::world();
     code = action(world);
   } catch (const taskrel::InputError& error) {
     report("error", error.what(), rank, ranks);
     code = taskrel::kExitBadInput;
+    thrown = true;
   } catch (const std::exception& error) {
     report("failure", error.what(), rank, ranks);
     code = taskrel::kExitFailure;
+    thrown = true;
   }
 
-  if (code != taskrel::kExitSuccess && ranks > 1) {
+  if (thrown && ranks > 1) {
     MPI_Abort(MPI_COMM_WORLD, code);
   }
   MPI_Finalize();

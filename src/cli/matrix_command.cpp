@@ -1,0 +1,66 @@
+// `taskrel matrix JOB.toml`: the relatedness of every (encoder, reference,
+// target) triple of a job spec, under mpiexec or srun (src/zoo).
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "zoo/job_spec.h"
+#include "zoo/matrix_run.h"
+
+namespace taskrel::cli {
+
+namespace {
+
+struct MatrixCliOptions {
+  std::string job;
+  bool collect = false;
+  bool restart = false;
+  bool fail_fast = false;
+  std::string output;
+  std::vector<std::string> encoders;
+
+  void add_to(CLI::App& c) {
+    c.add_option("job", job, "Job spec (TOML; see jobs/demo.toml)")->required();
+    c.add_flag("--collect", collect,
+               "Only turn the journal into relatedness.csv and relatedness.h5 (no computing)");
+    c.add_flag("--restart", restart,
+               "Discard earlier journals and results in the output directory (needed after changing options that "
+               "change results)");
+    c.add_flag("--fail-fast", fail_fast, "Stop handing out triples after the first failed one");
+    c.add_option("--output", output, "Output directory (overrides the job's `output`)");
+    c.add_option("--encoder", encoders,
+                 "Only these encoders of the job (repeatable; for array jobs: skips the final collect)");
+    c.footer(
+        "Exit codes: 0 all triples done; 1 runtime failure; 2 bad job spec or input (nothing computed); "
+        "3 stopped by SIGTERM/SIGUSR1 (journal consistent: rerun or requeue to resume); "
+        "4 finished, but some triples failed (see status/error in relatedness.csv), or --fail-fast stopped.");
+  }
+};
+
+int run(const MatrixCliOptions& o, MpiCommunicator& world) {
+  zoo::JobOverrides overrides;
+  overrides.output = o.output;
+  overrides.encoders = o.encoders;
+  const zoo::JobSpec spec = zoo::parse_job_spec(o.job, overrides);
+  zoo::MatrixRunOptions options;
+  options.collect_only = o.collect;
+  options.restart = o.restart;
+  options.fail_fast = o.fail_fast;
+  options.collect = o.encoders.empty();
+  return zoo::run_matrix(world, spec, options);
+}
+
+}  // namespace
+
+void add_matrix_command(CLI::App& root, CommandAction& action) {
+  auto options = std::make_shared<MatrixCliOptions>();
+  CLI::App* command = root.add_subcommand(
+      "matrix", "Relatedness of every (encoder, reference, target) triple of a job spec: rank groups, resumable journal, "
+                "relatedness.csv / relatedness.h5");
+  options->add_to(*command);
+  command->callback([options, &action]() {
+    action = [options](MpiCommunicator& world) { return run(*options, world); };
+  });
+}
+
+}  // namespace taskrel::cli

@@ -1,0 +1,441 @@
+#include "zoo/matrix_run.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <list>
+#include <map>
+#include <numeric>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "comm/mpi_check.h"
+#include "core/error.h"
+#include "io/result_store.h"
+#include "zoo/journal.h"
+
+namespace taskrel::zoo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---- signals -------------------------------------------------------------------
+// The journal is durable after every record, so stopping needs no clean-up:
+// exit at once (in-flight triples are recomputed by the rerun). Only
+// async-signal-safe calls here.
+extern "C" void stop_on_signal(int) {
+  static const char message[] =
+      "taskrel matrix: stop signal received; finished triples are in the journal; exit code 3 (rerun to resume)\n";
+  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, message, sizeof(message) - 1);
+  ::_exit(kExitInterrupted);
+}
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = stop_on_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGUSR1, &action, nullptr);
+}
+
+// ---- the work queue ----------------------------------------------------------------
+// Three counters on world rank 0, updated with MPI-3 atomics under a
+// lock_all epoch: the next queue index, the triples finished in this run,
+// and a stop flag (--fail-fast).
+class SharedCounters {
+ public:
+  enum Slot { kNext = 0, kDone = 1, kStop = 2, kSlots = 3 };
+
+  explicit SharedCounters(MPI_Comm world) {
+    int rank = 0;
+    TASKREL_MPI_CHECK(MPI_Comm_rank(world, &rank));
+    const MPI_Aint bytes = rank == 0 ? kSlots * static_cast<MPI_Aint>(sizeof(long long)) : 0;
+    TASKREL_MPI_CHECK(MPI_Win_allocate(bytes, sizeof(long long), MPI_INFO_NULL, world, &base_, &window_));
+    if (rank == 0)
+      for (int i = 0; i < kSlots; ++i) base_[i] = 0;
+    TASKREL_MPI_CHECK(MPI_Barrier(world));
+    TASKREL_MPI_CHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_));
+    world_ = world;
+  }
+  SharedCounters(const SharedCounters&) = delete;
+  SharedCounters& operator=(const SharedCounters&) = delete;
+  // Not freed on error paths: MPI_Win_free is collective and the job aborts anyway.
+
+  long long fetch_add(Slot slot, long long value) {
+    long long previous = 0;
+    TASKREL_MPI_CHECK(MPI_Fetch_and_op(&value, &previous, MPI_LONG_LONG, 0, slot, MPI_SUM, window_));
+    TASKREL_MPI_CHECK(MPI_Win_flush(0, window_));
+    return previous;
+  }
+  long long read(Slot slot) {
+    long long value = 0;
+    TASKREL_MPI_CHECK(MPI_Fetch_and_op(nullptr, &value, MPI_LONG_LONG, 0, slot, MPI_NO_OP, window_));
+    TASKREL_MPI_CHECK(MPI_Win_flush(0, window_));
+    return value;
+  }
+  // World rank 0 only: the counter in its own memory, for the progress
+  // thread (a plain atomic load; the unified memory model makes remote
+  // updates visible, at worst a little late).
+  const long long* local() const { return base_; }
+
+  void close() {
+    TASKREL_MPI_CHECK(MPI_Win_unlock_all(window_));
+    TASKREL_MPI_CHECK(MPI_Win_free(&window_));
+  }
+
+ private:
+  long long* base_ = nullptr;
+  MPI_Win window_ = MPI_WIN_NULL;
+  MPI_Comm world_ = MPI_COMM_NULL;
+};
+
+// ---- the task cache ------------------------------------------------------------------
+// Loaded tasks (unstandardised) kept per rank, least recently used evicted
+// past the budget, so a group reads each embedding block once, not once per triple.
+class TaskCache {
+ public:
+  explicit TaskCache(double budget_gib) : budget_(budget_gib * 1024.0 * 1024.0 * 1024.0) {}
+
+  transfer::TaskData get(const std::string& store, const std::string& encoder, const std::string& dataset) {
+    const std::string key = store + "\n" + encoder + "\n" + dataset;
+    for (auto it = entries_.begin(); it != entries_.end(); ++it)
+      if (it->first == key) {
+        entries_.splice(entries_.begin(), entries_, it);
+        ++hits_;
+        return entries_.front().second;
+      }
+    ++misses_;
+    transfer::TaskData task = transfer::load_task(store, encoder, dataset);
+    const double size = bytes(task);
+    if (size <= budget_) {
+      entries_.emplace_front(key, task);
+      used_ += size;
+      while (used_ > budget_ && entries_.size() > 1) {
+        used_ -= bytes(entries_.back().second);
+        entries_.pop_back();
+      }
+    }
+    return task;
+  }
+  long long hits() const { return hits_; }
+  long long misses() const { return misses_; }
+
+ private:
+  static double bytes(const transfer::TaskData& t) {
+    return 4.0 * static_cast<double>(t.train.z.size() + t.test.z.size()) +
+           8.0 * static_cast<double>(t.train.y.size() + t.test.y.size());
+  }
+  double budget_;
+  double used_ = 0;
+  long long hits_ = 0, misses_ = 0;
+  std::list<std::pair<std::string, transfer::TaskData>> entries_;
+};
+
+// ---- progress ----------------------------------------------------------------------------
+std::string duration_text(double seconds) {
+  if (!(seconds >= 0) || seconds > 1e8) return "?";
+  const long long s = static_cast<long long>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, static_cast<int>((s % 3600) / 60));
+  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, static_cast<int>(s % 60));
+  return fmt::format("{}s", s);
+}
+
+// World rank 0 shows progress from a plain thread (no MPI calls in it): a
+// live bar on a terminal, a log line every progress_seconds (or every
+// progress_triples triples) otherwise.
+class Progress {
+ public:
+  Progress(const long long* done_counter, long long total, long long previously_done, const JobSpec& spec)
+      : done_(done_counter), total_(total), previous_(previously_done), spec_(spec),
+        terminal_(::isatty(STDERR_FILENO) == 1), started_(std::chrono::steady_clock::now()) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Progress() { stop(); }
+  void stop() {
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    thread_.join();
+    report(true);
+  }
+
+ private:
+  long long done() const { return __atomic_load_n(done_, __ATOMIC_RELAXED); }
+
+  void loop() {
+    long long last_count = 0;
+    auto last_line = std::chrono::steady_clock::now();
+    while (!stopping_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(terminal_ ? 500 : 200));
+      const auto now = std::chrono::steady_clock::now();
+      const long long count = done();
+      const bool by_time = std::chrono::duration<double>(now - last_line).count() >= spec_.progress_seconds;
+      const bool by_count = spec_.progress_triples > 0 && count - last_count >= spec_.progress_triples;
+      if (terminal_ || by_time || by_count) {
+        report(false);
+        last_line = now;
+        last_count = count;
+      }
+    }
+  }
+
+  void report(bool final) {
+    const long long count = std::min(done(), total_);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    const double per_hour = elapsed > 0 ? 3600.0 * static_cast<double>(count) / elapsed : 0.0;
+    const double eta = count > 0 ? elapsed / static_cast<double>(count) * static_cast<double>(total_ - count) : -1;
+    const long long all = total_ + previous_;
+    const std::string status =
+        fmt::format("{}/{} triples ({} earlier), {:.1f} triples/h, elapsed {}, ETA {}", count + previous_, all,
+                    previous_, per_hour, duration_text(elapsed), count == total_ ? "0s" : duration_text(eta));
+    if (terminal_) {
+      constexpr int kWidth = 30;
+      const int filled = all > 0 ? static_cast<int>(kWidth * (count + previous_) / all) : kWidth;
+      std::fprintf(stderr, "\r[%s%s] %s   ", std::string(filled, '#').c_str(),
+                   std::string(kWidth - filled, '.').c_str(), status.c_str());
+      if (final) std::fprintf(stderr, "\n");
+      std::fflush(stderr);
+    } else {
+      spdlog::info("progress: {}", status);
+    }
+  }
+
+  const long long* done_;
+  long long total_, previous_;
+  const JobSpec& spec_;
+  bool terminal_;
+  std::chrono::steady_clock::time_point started_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm {};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+std::string run_id() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm {};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y%m%dT%H%M%S", &tm);
+  char host[64] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  return fmt::format("{}-{}-{}", text, host, ::getpid());
+}
+
+// The best record of each triple: the first ok one, else the last failure.
+std::map<std::string, nlohmann::json> best_records(const JournalContents& journal, int* duplicates) {
+  std::map<std::string, nlohmann::json> best;
+  int dup = 0;
+  for (const auto& record : journal.records) {
+    const std::string key = record_key(record);
+    auto it = best.find(key);
+    const bool ok = record.value("status", std::string()) == "ok";
+    if (it == best.end()) {
+      best.emplace(key, record);
+    } else if (it->second.value("status", std::string()) == "ok") {
+      if (ok) ++dup;
+    } else {
+      it->second = record;
+    }
+  }
+  if (duplicates != nullptr) *duplicates = dup;
+  return best;
+}
+
+}  // namespace
+
+std::pair<int, int> collect_results(const JobSpec& spec) {
+  const JournalContents journal = read_journals(spec.output, spec.result_hash(), spec.result_options());
+  int duplicates = 0;
+  const auto best = best_records(journal, &duplicates);
+  if (duplicates > 0)
+    spdlog::warn("{}: {} triples were recorded more than once (the first record is kept)", spec.output, duplicates);
+  std::vector<nlohmann::json> records;
+  int ok = 0, failed = 0;
+  for (const auto& t : spec.triples) {
+    const auto it = best.find(spec.key(t));
+    if (it == best.end()) continue;
+    records.push_back(it->second);
+    (it->second.value("status", std::string()) == "ok" ? ok : failed)++;
+  }
+  io::MatrixAxes axes{spec.encoders, spec.references, spec.targets};
+  const nlohmann::json attributes = {{"job", spec.job_file},
+                                     {"name", spec.name},
+                                     {"store", spec.store},
+                                     {"spec_hash", spec.result_hash()},
+                                     {"result_options", spec.result_options().dump()},
+                                     {"triples", static_cast<double>(spec.triples.size())}};
+  const std::string csv = (fs::path(spec.output) / "relatedness.csv").string();
+  const std::string h5 = (fs::path(spec.output) / "relatedness.h5").string();
+  io::write_relatedness_csv(csv, records);
+  io::write_relatedness_h5(h5, axes, records, attributes);
+  spdlog::info("collected {} of {} triples ({} ok, {} failed) into {} and {}", ok + failed, spec.triples.size(), ok,
+               failed, csv, h5);
+  return {ok, failed};
+}
+
+int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptions& options) {
+  if (spec.ranks_per_triple > world.size())
+    throw InputError(fmt::format("{}: ranks_per_triple = {} but the job has {} ranks", spec.job_file,
+                                 spec.ranks_per_triple, world.size()));
+  transfer::configure_threads(spec.threads, world.size());
+
+  // Rank 0 prepares the output directory and reads the journals; every rank
+  // gets the queue (or the error) from it, so all fail or none.
+  std::string plan_text;
+  if (world.rank() == 0) {
+    nlohmann::json plan;
+    try {
+      std::error_code ec;
+      if (options.restart) {
+        fs::remove_all(journal_directory(spec.output), ec);
+        fs::remove(fs::path(spec.output) / "relatedness.csv", ec);
+        fs::remove(fs::path(spec.output) / "relatedness.h5", ec);
+      }
+      fs::create_directories(spec.output, ec);
+      if (ec || !fs::is_directory(spec.output))
+        throw InputError(fmt::format("{}: cannot create the output directory: {}", spec.output, ec.message()));
+      const JournalContents journal = read_journals(spec.output, spec.result_hash(), spec.result_options());
+      const auto best = best_records(journal, nullptr);
+      std::vector<int> remaining;
+      for (std::size_t i = 0; i < spec.triples.size(); ++i) {
+        const auto it = best.find(spec.key(spec.triples[i]));
+        if (it == best.end() || it->second.value("status", std::string()) != "ok") remaining.push_back(static_cast<int>(i));
+      }
+      // Largest first (stable: ties keep axis order, which keeps an encoder's triples together).
+      std::stable_sort(remaining.begin(), remaining.end(),
+                       [&](int a, int b) { return spec.triples[a].cost > spec.triples[b].cost; });
+      plan = {{"remaining", remaining}, {"run", run_id()}, {"partial_lines", journal.partial_lines}};
+    } catch (const InputError& error) {
+      plan = {{"error", error.what()}};
+    }
+    plan_text = plan.dump();
+  }
+  world.broadcast_string(plan_text, 0);
+  const nlohmann::json plan = nlohmann::json::parse(plan_text);
+  if (plan.contains("error")) throw InputError(plan["error"].get<std::string>());
+
+  if (options.collect_only) {
+    int code = kExitSuccess;
+    if (world.rank() == 0) code = collect_results(spec).second > 0 ? static_cast<int>(kExitTriplesFailed) : static_cast<int>(kExitSuccess);
+    world.broadcast(&code, sizeof(code), 0);
+    return code;
+  }
+
+  const std::vector<int> remaining = plan["remaining"].get<std::vector<int>>();
+  const long long total = static_cast<long long>(remaining.size());
+  const long long previously = static_cast<long long>(spec.triples.size()) - total;
+  const int groups = (world.size() + spec.ranks_per_triple - 1) / spec.ranks_per_triple;
+  spdlog::info("{}: {} triples ({} encoders x {} references x {} targets), {} done earlier, {} to do; {} ranks in {} "
+               "group(s) of {}; output {}",
+               spec.name, spec.triples.size(), spec.encoders.size(), spec.references.size(), spec.targets.size(),
+               previously, total, world.size(), groups, spec.ranks_per_triple, spec.output);
+  if (plan["partial_lines"].get<int>() > 0)
+    spdlog::info("ignored {} journal line(s) cut short by an earlier kill", plan["partial_lines"].get<int>());
+
+  install_stop_handlers();
+  const int color = world.rank() / spec.ranks_per_triple;
+  std::unique_ptr<Communicator> group = world.split(color, world.rank());
+  const bool leader = group->rank() == 0;
+  SharedCounters counters(world.native());
+  std::unique_ptr<Progress> progress;
+  if (world.rank() == 0 && total > 0) progress = std::make_unique<Progress>(counters.local() + SharedCounters::kDone, total, previously, spec);
+
+  TaskCache cache(spec.cache_gib);
+  transfer::HeadMemo heads;
+  transfer::TaskLoader loader = [&cache](const std::string& store, const std::string& encoder,
+                                         const std::string& dataset) { return cache.get(store, encoder, dataset); };
+  const std::string run = plan["run"].get<std::string>();
+  std::unique_ptr<JournalWriter> journal;
+  if (leader) {
+    const nlohmann::json header = {{"taskrel_journal", 1},      {"spec_hash", spec.result_hash()},
+                                   {"result_options", spec.result_options()}, {"job", spec.job_file},
+                                   {"run", run},                {"world_rank", world.rank()},
+                                   {"group_size", group->size()}, {"created", utc_now()}};
+    journal = std::make_unique<JournalWriter>(
+        (fs::path(journal_directory(spec.output)) / fmt::format("{}-r{}.jsonl", run, world.rank())).string(), header);
+  }
+
+  int local_failed = 0;
+  for (;;) {
+    long long next = -1;
+    if (leader) next = counters.read(SharedCounters::kStop) > 0 ? -1 : counters.fetch_add(SharedCounters::kNext, 1);
+    group->broadcast(&next, sizeof(next), 0);
+    if (next < 0 || next >= total) break;
+    const Triple& t = spec.triples[remaining[static_cast<std::size_t>(next)]];
+    transfer::TripleRequest request{spec.file_of(t.encoder, spec.references[t.reference]),
+                                    spec.file_of(t.encoder, spec.targets[t.target]), spec.encoders[t.encoder],
+                                    spec.references[t.reference], spec.targets[t.target]};
+    nlohmann::json record = {{"encoder", request.encoder}, {"reference", request.reference}, {"target", request.target}};
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      record["result"] = transfer::relate_triple(*group, request, spec.options, loader, nullptr, &heads);
+      record["status"] = "ok";
+    } catch (const InputError& error) {
+      // Bad data in this triple: every rank of the group read the same data
+      // and threw the same error, so the group stays in step.
+      record["status"] = "failed";
+      record["error"] = error.what();
+      ++local_failed;
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (leader) {
+      record["group_size"] = group->size();
+      record["world_rank"] = world.rank();
+      record["run"] = run;
+      record["finished"] = utc_now();
+      journal->append(record);
+      counters.fetch_add(SharedCounters::kDone, 1);
+      if (record["status"] == "ok") {
+        const auto& r = record["result"];
+        spdlog::info("{}: relatedness {:.6f} (RW {:.4f}, H {:.4f}, tau*W_d {:.4f}) in {:.2f} s", spec.key(t),
+                     r["relatedness"].get<double>(), r["reweighted_loss"].get<double>(),
+                     r["label_mismatch"].get<double>(),
+                     r["tau"].get<double>() * r["distribution_mismatch"].get<double>(), seconds);
+      } else {
+        spdlog::warn("{}: failed: {}", spec.key(t), record["error"].get<std::string>());
+        if (options.fail_fast) counters.fetch_add(SharedCounters::kStop, 1);
+      }
+    }
+  }
+  spdlog::debug("task cache: {} hits, {} loads", cache.hits(), cache.misses());
+
+  world.barrier();
+  if (progress) progress->stop();
+  const long long stopped = counters.read(SharedCounters::kStop);
+  world.barrier();
+  counters.close();
+
+  int code = kExitSuccess;
+  if (world.rank() == 0) {
+    if (options.collect) {
+      const auto [ok, failed] = collect_results(spec);
+      if (failed > 0 || stopped > 0) code = kExitTriplesFailed;
+      if (ok + failed < static_cast<int>(spec.triples.size()) && stopped == 0) code = kExitTriplesFailed;
+    } else {
+      spdlog::info("this part is done; run `taskrel matrix {} --collect` when every part has finished", spec.job_file);
+    }
+  }
+  long long failed_anywhere = world.all_reduce_sum(static_cast<long long>(local_failed));
+  if (!options.collect && (failed_anywhere > 0 || stopped > 0)) code = kExitTriplesFailed;
+  world.broadcast(&code, sizeof(code), 0);
+  if (stopped > 0) spdlog::warn("stopped after a failed triple (--fail-fast); the rest were not run");
+  return code;
+}
+
+}  // namespace taskrel::zoo
