@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "io/head_reader.h"
 #include "transfer/relate.h"
+#include "transfer/triple.h"
 
 namespace taskrel::cli {
 
@@ -83,12 +84,6 @@ struct RelateCliOptions {
   }
 };
 
-void check_task(const transfer::TaskData& task, const std::string& store, const char* role) {
-  if (task.train.rows < task.num_classes)
-    throw InputError(fmt::format("{}: /{}/{}/train has {} rows for {} classes (the {} task needs at least one row per class)",
-                                 store, task.encoder, task.dataset, task.train.rows, task.num_classes, role));
-}
-
 std::string matrix_table(const std::vector<double>& values, std::int64_t rows, std::int64_t cols) {
   std::string out = "        ";
   for (std::int64_t j = 0; j < cols; ++j) out += fmt::format(" R{:<5}", j);
@@ -102,12 +97,15 @@ std::string matrix_table(const std::vector<double>& values, std::int64_t rows, s
 }
 
 int run_relate(const RelateCliOptions& o, MpiCommunicator& world) {
-  const auto started = std::chrono::steady_clock::now();
   transfer::configure_threads(o.threads, world.size());
-  transfer::RelateOptions options;
-  options.mode = transfer::parse_fit_mode(o.mode);
-  options.setting = transfer::parse_setting(o.setting);
-  options.cost = ot::parse_ground_cost(o.cost);
+  transfer::TripleOptions triple;
+  transfer::RelateOptions& options = triple.relate;
+  triple.setting = o.setting;
+  triple.mode = o.mode;
+  triple.cost = o.cost;
+  triple.standardize = !o.no_standardize;
+  triple.train_head = o.train_head;
+  triple.target_fraction = o.target_fraction;
   options.epochs = o.epochs;
   options.seed = o.seed;
   options.lambda_w = o.lambda_w;
@@ -123,123 +121,16 @@ int run_relate(const RelateCliOptions& o, MpiCommunicator& world) {
   options.log_every = o.log_every;
   options.head.tau0 = o.tau0;
   options.head.gamma = o.gamma;
-  options.head.seed = o.seed;
   options.head.max_epochs = o.head_epochs;
   if (!(o.target_fraction > 0)) throw InputError("--target-fraction must be in (0, 1]");
+  transfer::finish_triple_options(triple, "taskrel relate");
 
-  transfer::TaskData reference = transfer::load_task(o.store, o.encoder, o.reference);
-  transfer::TaskData target = transfer::load_task(o.store, o.encoder, o.target);
-  if (reference.dim != target.dim)
-    throw InputError(fmt::format("{}: /{}/{} has d = {} but /{}/{} has d = {} (tasks of one encoder must agree)",
-                                 o.store, o.encoder, o.reference, reference.dim, o.encoder, o.target, target.dim));
-  check_task(reference, o.store, "reference");
-  check_task(target, o.store, "target");
-  std::int64_t target_rows_full = target.train.rows;
-  if (o.target_fraction < 1.0) {
-    std::mt19937_64 rng(o.seed + 7);
-    target.train = transfer::take_rows(
-        target.train, transfer::stratified_fraction(target.train.y, target.num_classes, o.target_fraction, rng));
-    check_task(target, o.store, "target");
-  }
-  // The stored head acts on raw embeddings: read it before standardising.
-  std::optional<io::StoredHead> stored;
-  if (!o.train_head) stored = io::read_stored_head(o.store, o.encoder, o.reference);
-  if (stored && (stored->classes != reference.num_classes || stored->dim != reference.dim))
-    throw InputError(fmt::format("{}: /{}/{}/head is {} x {}, expected {} x {} (classes x d)", o.store, o.encoder,
-                                 o.reference, stored->classes, stored->dim, reference.num_classes, reference.dim));
-  if (!o.no_standardize) {
-    transfer::standardize(reference);
-    transfer::standardize(target);
-  }
-  transfer::LinearHead head;
-  transfer::HeadReport head_report;
-  if (stored) {
-    // h(z_raw) = W z_raw + c with z_raw = s * z_std + mu: W' = W diag(s), c' = c + W mu.
-    head.classes = stored->classes;
-    head.dim = stored->dim;
-    head.weight = stored->weight;
-    head.bias = stored->bias;
-    if (!o.no_standardize)
-      for (std::int64_t k = 0; k < head.classes; ++k) {
-        double shift = 0.0;
-        for (std::int64_t c = 0; c < head.dim; ++c) {
-          shift += static_cast<double>(stored->weight[k * head.dim + c]) * reference.mean[c];
-          head.weight[k * head.dim + c] = stored->weight[k * head.dim + c] * reference.stddev[c];
-        }
-        head.bias[k] = static_cast<float>(stored->bias[k] + shift);
-      }
-    head_report.from_store = true;
-    spdlog::info("reference head: stored at /{}/{}/head", o.encoder, o.reference);
-  } else {
-    head = transfer::train_head(reference.train.z, reference.train.y, reference.train.rows, reference.dim,
-                                reference.num_classes, options.head, head_report);
-    spdlog::info("reference head: {} epochs{}, train accuracy {:.4f}, CE {:.4f}", head_report.epochs,
-                 head_report.converged ? "" : " (not converged)", head_report.train_accuracy, head_report.train_ce);
-  }
-
-  transfer::RelateResult r = transfer::relate(world, reference, target, head, options);
-  r.head.from_store = head_report.from_store;
-  r.head.epochs = head_report.epochs;
-  r.head.converged = head_report.converged;
-  r.head.loss = head_report.loss;
-  r.head.train_ce = head_report.train_ce;
-  r.head.train_accuracy = head_report.train_accuracy;
-  r.head.seconds = head_report.seconds;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-
-  nlohmann::json j;
-  j["store"] = o.store;
-  j["encoder"] = o.encoder;
-  j["reference"] = o.reference;
-  j["target"] = o.target;
-  j["relatedness"] = r.relatedness;
-  j["reweighted_loss"] = r.reweighted_loss;
-  j["label_mismatch"] = r.label_mismatch;
-  j["distribution_mismatch"] = r.distribution_mismatch;
-  j["tau"] = r.tau;
-  j["target_loss"] = r.target_loss;
-  j["target_accuracy"] = r.target_accuracy;
-  j["prior_mismatch"] = r.prior_mismatch;
-  j["invertibility_residual"] = r.invertibility_residual;
-  j["transform_shift"] = r.transform_shift;
-  j["objective"] = r.objective;
-  j["B"] = nlohmann::json::array();
-  for (std::int64_t k = 0; k < r.target_classes; ++k)
-    j["B"].push_back(std::vector<double>(r.B.begin() + k * r.ref_classes, r.B.begin() + (k + 1) * r.ref_classes));
-  j["D"] = r.D;
-  j["target_prior"] = r.target_prior;
-  j["reference_prior"] = r.reference_prior;
-  j["reference_class_losses"] = r.class_losses;
-  j["ot"] = {{"converged", r.ot_converged}, {"iterations", r.ot_iterations}, {"epsilon", r.ot_epsilon},
-             {"fit_iterations", r.fit_ot_iterations}, {"fit_unconverged_steps", r.fit_ot_unconverged_steps},
-             {"epsilon_relative", options.epsilon}, {"reference_points", r.eval_reference_points},
-             {"target_points", r.eval_target_points}};
-  j["head"] = {{"from_store", r.head.from_store}, {"epochs", r.head.epochs}, {"converged", r.head.converged},
-               {"train_accuracy", r.head.train_accuracy}, {"train_loss", r.head.train_ce},
-               {"test_accuracy", r.head.test_accuracy}, {"test_loss", r.head.test_ce},
-               {"lipschitz", r.head.lipschitz}, {"spectral_norm", r.head.spectral_norm},
-               {"tau0", o.tau0}, {"gamma", o.gamma}, {"seconds", r.head.seconds}};
-  if (o.pseudo_labels) {
-    j["pseudo_labels"] = {{"agreement", r.pseudo_label_agreement}, {"agreement_by_round", r.pseudo_label_agreement_rounds},
-                          {"rounds", o.pseudo_rounds}, {"rejected_rounds", r.pseudo_label_rejected_rounds}};
-  }
-  if (!r.fixed_permutation.empty()) j["fixed_permutation"] = r.fixed_permutation;
-  if (options.mode == transfer::FitMode::kReference) j["reference_w_last_batch"] = r.reference_w_last;
-  j["options"] = {{"setting", o.setting}, {"mode", o.mode}, {"cost", o.cost}, {"epochs", o.epochs},
-                  {"batch_size", r.batch_size}, {"eval_points", o.eval_points}, {"epsilon", o.epsilon},
-                  {"lambda_w", o.lambda_w}, {"lambda_pm", o.lambda_pm}, {"lambda_ic", o.lambda_ic}, {"lr", o.lr},
-                  {"lr_d", o.lr_d}, {"standardize", !o.no_standardize}, {"pseudo_labels", o.pseudo_labels},
-                  {"target_fraction", o.target_fraction}, {"tau0", o.tau0}, {"gamma", o.gamma}};
-  j["reference_rows"] = {{"train", reference.train.rows}, {"reported", reference.test.rows},
-                         {"reported_split", reference.test_split}};
-  j["target_rows"] = {{"train_used", target.train.rows}, {"train", target_rows_full}, {"reported", target.test.rows},
-                      {"reported_split", o.pseudo_labels ? std::string("train") : target.test_split}};
-  j["dim"] = r.dim;
-  j["epochs"] = r.epochs;
-  j["seed"] = o.seed;
-  j["ranks"] = world.size();
-  j["seconds"] = seconds;
-  j["timings"] = {{"head", r.head.seconds}, {"fit", r.seconds_fit}, {"report", r.seconds_eval}, {"ot", r.seconds_ot}};
+  // Loading, standardising, the head and the JSON are shared with `taskrel matrix`.
+  transfer::RelateResult r;
+  const transfer::TripleRequest request{o.store, o.store, o.encoder, o.reference, o.target};
+  const nlohmann::json j = transfer::relate_triple(world, request, triple, transfer::load_task_uncached, &r);
+  const double seconds = j["seconds"].get<double>();
+  const std::string target_split = j["target_rows"]["reported_split"].get<std::string>();
 
   if (world.rank() == 0) {
     if (!o.json.empty()) {
@@ -261,7 +152,7 @@ int run_relate(const RelateCliOptions& o, MpiCommunicator& world) {
       std::cout << fmt::format("  distribution     W_d   {:.6f}  (tau {:.6f}, tau * W_d {:.6f})\n",
                                r.distribution_mismatch, r.tau, r.tau * r.distribution_mismatch);
       std::cout << fmt::format("  transferred classifier on {} {}: CE {:.6f}, accuracy {:.4f}\n", o.target,
-                               o.pseudo_labels ? "train (pseudo-labels)" : target.test_split, r.target_loss,
+                               o.pseudo_labels ? "train (pseudo-labels)" : target_split, r.target_loss,
                                r.target_accuracy);
       std::cout << fmt::format("  prior mismatch ||P_T - B D||_1 {:.4g}, ||A Abar - I||_F {:.4g}, OT {} ({} it)\n",
                                r.prior_mismatch, r.invertibility_residual,

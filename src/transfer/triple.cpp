@@ -103,10 +103,12 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
   }
   LinearHead head;
   HeadReport head_report;
+  // One triple on the command line says which head it used; a zoo run keeps that to -v.
+  const auto head_log_level = heads == nullptr ? spdlog::level::info : spdlog::level::debug;
   if (stored) {
     head = head_for_standardised(*stored, reference, o.standardize);
     head_report.from_store = true;
-    spdlog::debug("reference head: stored at /{}/{}/head", request.encoder, request.reference);
+    spdlog::log(head_log_level, "reference head: stored at /{}/{}/head", request.encoder, request.reference);
   } else {
     const std::string memo_key = fmt::format("{}\n{}\n{}", request.reference_store, request.encoder, request.reference);
     if (heads != nullptr && heads->heads.count(memo_key) != 0) {
@@ -116,7 +118,7 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
                         reference.num_classes, options.head, head_report);
       if (heads != nullptr) heads->heads[memo_key] = {head, head_report};
     }
-    spdlog::debug("reference head: {} epochs{}, train accuracy {:.4f}, CE {:.4f}", head_report.epochs,
+    spdlog::log(head_log_level, "reference head: {} epochs{}, train accuracy {:.4f}, CE {:.4f}", head_report.epochs,
                   head_report.converged ? "" : " (not converged)", head_report.train_accuracy, head_report.train_ce);
   }
 
