@@ -873,7 +873,8 @@ std::vector<double> normalised(const std::vector<double>& weights, double total)
   return out;
 }
 
-// cuBLAS handle and stream of one solve, released on every path.
+// cuBLAS handle and stream, one per (thread, device), reused by every solve:
+// the label-aware solve runs one small problem per class, many times per fit.
 struct DeviceContext {
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
@@ -892,6 +893,17 @@ struct DeviceContext {
   DeviceContext& operator=(const DeviceContext&) = delete;
 };
 
+// Deliberately never destroyed: at exit the CUDA runtime may already be torn
+// down, and destroying handles then is unsafe.
+DeviceContext& device_context() {
+  int device = 0;
+  TASKREL_CUDA_CHECK(cudaGetDevice(&device));
+  static thread_local std::vector<DeviceContext*> contexts;
+  if (static_cast<int>(contexts.size()) <= device) contexts.resize(device + 1, nullptr);
+  if (contexts[device] == nullptr) contexts[device] = new DeviceContext();
+  return *contexts[device];
+}
+
 template <typename S>
 SinkhornResult solve_on_device(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
                                PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,
@@ -900,7 +912,7 @@ SinkhornResult solve_on_device(Communicator& comm, PointCloudView x_local, const
   // An NCCL communicator has already chosen its GPU; else pick by local rank.
   if (auto* nccl = dynamic_cast<NcclCommunicator*>(&comm)) TASKREL_CUDA_CHECK(cudaSetDevice(nccl->device()));
   else select_device_for_local_rank();
-  DeviceContext context;
+  DeviceContext& context = device_context();
   GpuCostBlock<S> cost(x_local, y, options.cost, options.gpu, context.blas, context.stream);
   const long long global_rows = comm.all_reduce_sum(static_cast<long long>(x_local.rows));
   TASKREL_ASSERT(global_rows > 0 && y.rows > 0, "empty OT problem ({} x {})", global_rows, y.rows);
