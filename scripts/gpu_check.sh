@@ -7,8 +7,11 @@
 # PyTorch peer. Logs go to $OUT (the device tool brings them back); the summary
 # is printed last.
 #
+# Prepare on the everyday machine: scripts/make_device_deps.sh; then call the
+# device tool with command `bash scripts/gpu_check.sh`, carry [".device-deps"].
 #   scripts/gpu_check.sh            # everything
 #   SKIP_TORCH=1 scripts/gpu_check.sh   # a rerun: the PyTorch numbers do not change
+#   SKIP_CLI=1                          # skip taskrel ot --device cuda/cpu
 # Without a GPU (the everyday machine) it builds, the tests skip themselves and
 # the benchmarks say there is nothing to measure.
 set -u -o pipefail
