@@ -235,7 +235,7 @@ class Basics(Base):
 class Faults(Base):
     def uninterrupted(self):
         if not hasattr(self.__class__, "_uninterrupted"):
-            job = write_job(self.tmp, name="slow_ref.toml", output="slow_ref", relate={"epochs": 400})
+            job = write_job(self.tmp, name="slow_ref.toml", output="slow_ref", relate={"epochs": 800})
             self.ok(matrix(job, "-q"))
             self.__class__._uninterrupted = load_h5(os.path.join(self.tmp, "slow_ref", "relatedness.h5"))
         return self.__class__._uninterrupted
@@ -257,14 +257,14 @@ class Faults(Base):
 
     def test_sigkill_at_random_moments_then_rerun(self):
         reference = self.uninterrupted()
-        job = write_job(self.tmp, name="slow.toml", output="slow_killed", relate={"epochs": 400})
+        job = write_job(self.tmp, name="slow.toml", output="slow_killed", relate={"epochs": 800})
         output = os.path.join(self.tmp, "slow_killed")
         seed = int(os.environ.get("TASKREL_TEST_SEED", time.time()))
         rng = random.Random(seed)
         kills = []
-        for attempt in range(3):
+        for attempt in range(4):
             process = self.start(job, ranks=2)
-            moment = rng.uniform(0.9, 2.6)
+            moment = rng.uniform(0.8, 2.0)
             time.sleep(moment)
             if process.poll() is not None:
                 process.communicate()
@@ -286,7 +286,7 @@ class Faults(Base):
 
     def test_sigterm_exit_code_and_resumable_journal(self):
         reference = self.uninterrupted()
-        job = write_job(self.tmp, name="term.toml", output="term", relate={"epochs": 400})
+        job = write_job(self.tmp, name="term.toml", output="term", relate={"epochs": 800})
         output = os.path.join(self.tmp, "term")
         process = self.start(job)
         self.wait_for_records(output, 1, process)
