@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "ot/cost_block.h"
 #include "ot/fast_exp.h"
+#include "ot/plan_summary.h"
 
 namespace taskrel::ot {
 
@@ -205,41 +206,10 @@ class ShardedSinkhorn {
         }
       }
     }
-    // scalars: cost, mass, <f, r>, unused, KL(r | a), row error
-    std::vector<double> reduced(m_ + 6, 0.0);
-    Eigen::Map<ArrayD> columns(reduced.data(), m_);
+    PlanMeasurements measured{std::move(row_mass), std::move(row_cost), std::vector<double>(m_, 0.0)};
+    Eigen::Map<ArrayD> columns(measured.column_sums.data(), m_);
     for (int t = 0; t < threads; ++t) columns += column_sums[t];
-    double* scalars = reduced.data() + m_;
-    for (std::int64_t i = 0; i < n_; ++i) {
-      const double r = row_mass[i];
-      scalars[0] += row_cost[i];
-      scalars[1] += r;
-      scalars[2] += f_[i] * r;
-      scalars[4] += (r > 0 ? r * std::log(r / a_[i]) : 0.0) - r + a_[i];  // KL(r | a)
-      scalars[5] += std::abs(r - a_[i]);
-    }
-    comm_.all_reduce(reduced.data(), reduced.size(), ReduceOp::kSum);
-
-    double g_dot_c = 0.0, kl_columns = 0.0, column_error = 0.0;
-    for (std::int64_t j = 0; j < m_; ++j) {
-      const double c = reduced[j];
-      g_dot_c += g_[j] * c;
-      kl_columns += (c > 0 ? c * std::log(c / b_[j]) : 0.0) - c + b_[j];
-      column_error += std::abs(c - b_[j]);
-    }
-    const double cost = scalars[0];
-    const double mass = scalars[1];
-    // sum P (log P - 1) with log P = (f_i + g_j - C_ij) / eps.
-    const double entropy_term = (scalars[2] + g_dot_c - cost) / epsilon - mass;
-    double objective = cost + epsilon * entropy_term;
-    if (!std::isinf(options_.rho_source)) objective += options_.rho_source * scalars[4];
-    if (!std::isinf(options_.rho_target)) objective += options_.rho_target * kl_columns;
-
-    result.transport_cost = cost;
-    result.transported_mass = mass;
-    result.objective = objective;
-    const bool balanced = std::isinf(options_.rho_source) && std::isinf(options_.rho_target);
-    if (balanced) result.marginal_error = scalars[5] + column_error;
+    summarise_plan(comm_, options_, epsilon, a_, b_, f_, g_, std::move(measured), result);
   }
 
   Potentials potentials() const { return Potentials{f_, g_}; }

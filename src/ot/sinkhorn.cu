@@ -23,6 +23,7 @@
 // subtract exactly the rounded shift they added, so rounding of the shifts
 // does not bias the potentials. Sums are float32 per 8 entries, then float64.
 #include "ot/sinkhorn.h"
+#include "ot/plan_summary.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -756,37 +757,8 @@ class GpuSinkhorn {
     f_.download(f.data(), n_);
     g_.download(g.data(), m_);
 
-    // scalars: cost, mass, <f, r>, unused, KL(r | a), row error
-    std::vector<double> reduced(m_ + 6, 0.0);
-    std::copy(columns_host.begin(), columns_host.end(), reduced.begin());
-    double* scalars = reduced.data() + m_;
-    for (std::int64_t i = 0; i < n_; ++i) {
-      const double r = mass[i];
-      scalars[0] += cost[i];
-      scalars[1] += r;
-      scalars[2] += f[i] * r;
-      scalars[4] += (r > 0 ? r * std::log(r / a_[i]) : 0.0) - r + a_[i];
-      scalars[5] += std::abs(r - a_[i]);
-    }
-    comm_.all_reduce(reduced.data(), reduced.size(), ReduceOp::kSum);
-    double g_dot_c = 0.0, kl_columns = 0.0, column_error = 0.0;
-    for (std::int64_t j = 0; j < m_; ++j) {
-      const double c = reduced[j];
-      g_dot_c += g[j] * c;
-      kl_columns += (c > 0 ? c * std::log(c / b_[j]) : 0.0) - c + b_[j];
-      column_error += std::abs(c - b_[j]);
-    }
-    const double total_cost = scalars[0];
-    const double total_mass = scalars[1];
-    const double entropy_term = (scalars[2] + g_dot_c - total_cost) / epsilon - total_mass;
-    double objective = total_cost + epsilon * entropy_term;
-    if (!std::isinf(options_.rho_source)) objective += options_.rho_source * scalars[4];
-    if (!std::isinf(options_.rho_target)) objective += options_.rho_target * kl_columns;
-    result.transport_cost = total_cost;
-    result.transported_mass = total_mass;
-    result.objective = objective;
-    const bool balanced = std::isinf(options_.rho_source) && std::isinf(options_.rho_target);
-    if (balanced) result.marginal_error = scalars[5] + column_error;
+    summarise_plan(comm_, options_, epsilon, a_, b_, f, g, PlanMeasurements{std::move(mass), std::move(cost), std::move(columns_host)},
+                   result);
     result.potentials.f = std::move(f);
     result.potentials.g = std::move(g);
   }
