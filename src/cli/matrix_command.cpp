@@ -1,5 +1,6 @@
 // `taskrel matrix JOB.toml`: the relatedness of every (encoder, reference,
 // target) triple of a job spec, under mpiexec or srun (src/zoo).
+#include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
@@ -16,6 +17,7 @@ struct MatrixCliOptions {
   bool collect = false;
   bool restart = false;
   bool fail_fast = false;
+  bool list_encoders = false;
   std::string output;
   std::vector<std::string> encoders;
 
@@ -27,6 +29,7 @@ struct MatrixCliOptions {
                "Discard earlier journals and results in the output directory (needed after changing options that "
                "change results)");
     c.add_flag("--fail-fast", fail_fast, "Stop handing out triples after the first failed one");
+    c.add_flag("--list-encoders", list_encoders, "Validate the job, print its encoders one per line and exit (array jobs)");
     c.add_option("--output", output, "Output directory (overrides the job's `output`)");
     c.add_option("--encoder", encoders,
                  "Only these encoders of the job (repeatable; for array jobs: skips the final collect)");
@@ -42,6 +45,12 @@ int run(const MatrixCliOptions& o, MpiCommunicator& world) {
   overrides.output = o.output;
   overrides.encoders = o.encoders;
   const zoo::JobSpec spec = zoo::parse_job_spec(o.job, overrides);
+  if (o.list_encoders) {
+    if (world.rank() == 0)
+      for (const auto& encoder : spec.encoders) std::cout << encoder << "\n";
+    std::cout.flush();
+    return kExitSuccess;
+  }
   zoo::MatrixRunOptions options;
   options.collect_only = o.collect;
   options.restart = o.restart;
