@@ -372,6 +372,7 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
   }
 
   int local_failed = 0;
+  const auto per_triple_level = ::isatty(STDERR_FILENO) == 1 ? spdlog::level::debug : spdlog::level::info;
   for (;;) {
     long long next = -1;
     if (leader) next = counters.read(SharedCounters::kStop) > 0 ? -1 : counters.fetch_add(SharedCounters::kNext, 1);
@@ -403,7 +404,8 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
       counters.fetch_add(SharedCounters::kDone, 1);
       if (record["status"] == "ok") {
         const auto& r = record["result"];
-        spdlog::info("{}: relatedness {:.6f} (RW {:.4f}, H {:.4f}, tau*W_d {:.4f}) in {:.2f} s", spec.key(t),
+        // On a terminal the live bar is the progress display; per-triple lines go to -v.
+        spdlog::log(per_triple_level, "{}: relatedness {:.6f} (RW {:.4f}, H {:.4f}, tau*W_d {:.4f}) in {:.2f} s", spec.key(t),
                      r["relatedness"].get<double>(), r["reweighted_loss"].get<double>(),
                      r["label_mismatch"].get<double>(),
                      r["tau"].get<double>() * r["distribution_mismatch"].get<double>(), seconds);

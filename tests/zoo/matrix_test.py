@@ -197,6 +197,24 @@ class Basics(Base):
             self.assertEqual(f.read(), text)
         self.assert_same_matrix(self.reference, load_h5(os.path.join(self.output, "relatedness.h5")))
 
+    def test_cut_off_and_duplicate_lines(self):
+        self.ok(self.first)
+        output = os.path.join(self.tmp, "out_cut")
+        shutil.copytree(self.output, output)
+        [journal] = glob.glob(os.path.join(output, "journal", "*.jsonl"))
+        with open(journal) as f:
+            lines = f.read().split("\n")
+        # A second run's file repeating one record, and a line cut short by a kill.
+        with open(os.path.join(output, "journal", "zz-r0.jsonl"), "w") as f:
+            f.write(lines[0] + "\n" + lines[3] + "\n" + lines[5][:40])
+        collected = self.ok(matrix(self.job, "--output", output, "--collect"))
+        self.assertIn("collected 12 of 12", collected.stderr)
+        self.assertIn("1 triples were recorded more than once", collected.stderr)
+        csv = pd.read_csv(os.path.join(output, "relatedness.csv"))
+        self.assertEqual(len(csv), 12)
+        self.assertFalse(csv.duplicated(["encoder", "reference", "target"]).any())
+        self.assertIn("12 done earlier, 0 to do", self.ok(matrix(self.job, "--output", output)).stderr)
+
     def test_changed_spec_refused_until_restart(self):
         self.ok(self.first)
         output = os.path.join(self.tmp, "out_changed")
