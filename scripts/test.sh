@@ -9,6 +9,9 @@ sanitize=1
 [ "${1:-}" = "--no-sanitize" ] && sanitize=0
 
 bash scripts/install-deps.sh
+# ccache keys on relative paths below the checkout, so a fresh clone in
+# another folder (as CI makes) still hits the cache for the -g build too.
+export CCACHE_BASEDIR=$PWD
 jobs=${TASKREL_BUILD_JOBS:-2}
 
 run_suite() {
