@@ -19,6 +19,7 @@ struct MatrixCliOptions {
   bool fail_fast = false;
   bool list_encoders = false;
   std::string output;
+  std::string store;
   std::vector<std::string> encoders;
 
   void add_to(CLI::App& c) {
@@ -31,6 +32,7 @@ struct MatrixCliOptions {
     c.add_flag("--fail-fast", fail_fast, "Stop handing out triples after the first failed one");
     c.add_flag("--list-encoders", list_encoders, "Validate the job, print its encoders one per line and exit (array jobs)");
     c.add_option("--output", output, "Output directory (overrides the job's `output`)");
+    c.add_option("--store", store, "Embedding store, file or directory (overrides the job's `store`)");
     c.add_option("--encoder", encoders,
                  "Only these encoders of the job (repeatable; for array jobs: skips the final collect)");
     c.footer(
@@ -43,6 +45,7 @@ struct MatrixCliOptions {
 int run(const MatrixCliOptions& o, MpiCommunicator& world) {
   zoo::JobOverrides overrides;
   overrides.output = o.output;
+  overrides.store = o.store;
   overrides.encoders = o.encoders;
   const zoo::JobSpec spec = zoo::parse_job_spec(o.job, overrides);
   if (o.list_encoders) {

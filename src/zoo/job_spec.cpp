@@ -214,7 +214,7 @@ JobSpec parse_job_spec(const std::string& path, const JobOverrides& overrides) {
   bool all_encoders = true, all_references = true, all_targets = true;
   std::vector<std::string> encoders, references, targets;
   top.string("name", spec.name);
-  top.string("store", store, true);
+  top.string("store", store, overrides.store.empty());
   top.string("output", output, overrides.output.empty());
   top.name_list("encoders", all_encoders, encoders);
   top.name_list("references", all_references, references);
@@ -267,6 +267,7 @@ JobSpec parse_job_spec(const std::string& path, const JobOverrides& overrides) {
     problems.push_back(error.what());
   }
   spec.output = overrides.output.empty() ? resolve(base, output) : fs::path(overrides.output).lexically_normal().string();
+  if (!overrides.store.empty()) store = fs::absolute(overrides.store).lexically_normal().string();
   if (store.empty()) throw InputError(fmt::format("problems in the job spec:\n  {}", fmt::join(problems, "\n  ")));
 
   // ---- the store -------------------------------------------------------------

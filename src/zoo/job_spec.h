@@ -61,6 +61,7 @@ struct JobSpec {
 // Overrides from the command line, applied before validation.
 struct JobOverrides {
   std::string output;                  // replaces `output`
+  std::string store;                   // replaces `store`
   std::vector<std::string> encoders;   // restrict to these encoders (array jobs)
 };
 
