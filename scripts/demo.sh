@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The README's main command: installs what it needs, builds taskrel, then runs
-# the main job on the bundled example zoo. Today that is: import generated
-# embeddings of 2 encoders x 3 datasets into an HDF5 store, inspect it, and
-# compute the optimal-transport distance between every dataset pair under
-# each encoder with the sharded Sinkhorn solver under mpiexec -n 2.
-# (The relatedness matrix replaces the last step once `taskrel matrix` lands.)
+# the main job on the bundled example zoo: import generated embeddings of
+# 2 encoders x 3 datasets into an HDF5 store, inspect it, compute the
+# relatedness matrix of every (encoder, reference, target) with
+# `taskrel matrix jobs/demo.toml` under mpiexec -n 2, and show one OT
+# distance per pair with `taskrel ot` reading the store directly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,12 +35,22 @@ echo "== The store ($out/store.h5)"
 "$taskrel" inspect "$out/store.h5"
 
 echo
-echo "== OT distance (euclidean cost, Sinkhorn, 2 MPI ranks) from reference_task to each dataset"
+echo "== Relatedness matrix (jobs/demo.toml: every ordered dataset pair under each encoder, 2 MPI ranks)"
+mpiexec -n 2 "$taskrel" matrix jobs/demo.toml --store "$out/store.h5" --output "$out/matrix" --restart --quiet
+/usr/bin/python3 -c "
+import pandas as pd
+d = pd.read_csv('$out/matrix/relatedness.csv')
+print('relatedness = RW + H + tau * W_d (lower: more transferable)')
+print(d.pivot_table(index=['encoder', 'reference'], columns='target', values='relatedness').round(3).to_string(na_rep='-'))"
+echo "(every term, diagnostic and option: $out/matrix/relatedness.csv and relatedness.h5)"
+
+echo
+echo "== OT distance between the train splits (euclidean cost, Sinkhorn, 2 MPI ranks, read from the store)"
 printf '%-16s %-16s %12s %10s %8s\n' encoder target distance iterations seconds
 for e in $encoders; do
   for d in $datasets; do
     mpiexec -n 2 "$taskrel" ot --json --quiet \
-      --source "$out/npy/${e}_reference_task_train_x.npy" --target "$out/npy/${e}_${d}_train_x.npy" \
+      --source "$out/store.h5:/$e/reference_task/train" --target "$out/store.h5:/$e/$d/train" \
       | /usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin); print('%-16s %-16s %12.4f %10d %8.2f' % ('$e', '$d', r['cost'], r['iterations'], r['seconds']))"
   done
 done
