@@ -12,6 +12,7 @@
 #include "ot/cost_block.h"
 #include "ot/fast_exp.h"
 #include "ot/plan_summary.h"
+#include "ot/sinkhorn_schedule.h"
 
 namespace taskrel::ot {
 
@@ -325,33 +326,9 @@ SinkhornResult solve_with(Communicator& comm, PointCloudView x_local, const std:
   ShardedSinkhorn<T> solver(comm, cost, a, bn, options);
   const auto iterating = std::chrono::steady_clock::now();
   result.setup_seconds = std::chrono::duration<double>(iterating - started).count();
-  std::vector<double> schedule;
-  if (warm_start != nullptr) {
-    solver.warm_start(*warm_start);
-  } else if (options.epsilon_scaling) {
-    for (double eps = result.max_cost; eps > result.epsilon; eps *= options.scaling_factor) schedule.push_back(eps);
-  }
-  int fallbacks = 0;
-  for (double eps : schedule) {
-    ++result.stages;
-    for (int it = 0; it < options.iterations_per_stage; ++it) {
-      ++result.iterations;
-      if (solver.iterate(eps, fallbacks) < std::max(options.tolerance, 1e-3)) break;
-    }
-  }
-  ++result.stages;
-  double error = kInfinity;
-  for (int it = 0; it < options.max_iterations; ++it) {
-    ++result.iterations;
-    error = solver.iterate(result.epsilon, fallbacks);
-    if (error < options.tolerance) {
-      result.converged = true;
-      break;
-    }
-  }
+  if (warm_start != nullptr) solver.warm_start(*warm_start);
+  run_sinkhorn_schedule(solver, options, warm_start != nullptr, result);
   result.iteration_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - iterating).count();
-  result.marginal_error = error;
-  result.exact_column_fallbacks = fallbacks;
   solver.evaluate(result.epsilon, result);
   result.potentials = solver.potentials();
   if (!std::isfinite(result.transport_cost) || !std::isfinite(result.objective))

@@ -24,6 +24,7 @@
 // does not bias the potentials. Sums are float32 per 8 entries, then float64.
 #include "ot/sinkhorn.h"
 #include "ot/plan_summary.h"
+#include "ot/sinkhorn_schedule.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -916,31 +917,9 @@ SinkhornResult solve_on_device(Communicator& comm, PointCloudView x_local, const
   TASKREL_CUDA_CHECK(cudaStreamSynchronize(context.stream));
   const auto iterating = std::chrono::steady_clock::now();
   result.setup_seconds = std::chrono::duration<double>(iterating - started).count();
-  std::vector<double> schedule;
   if (warm_start != nullptr) solver.warm_start(*warm_start);
-  else if (options.epsilon_scaling)
-    for (double eps = result.max_cost; eps > result.epsilon; eps *= options.scaling_factor) schedule.push_back(eps);
-  int fallbacks = 0;
-  for (double eps : schedule) {
-    ++result.stages;
-    for (int it = 0; it < options.iterations_per_stage; ++it) {
-      ++result.iterations;
-      if (solver.iterate(eps, fallbacks) < std::max(options.tolerance, 1e-3)) break;
-    }
-  }
-  ++result.stages;
-  double error = kInfinity;
-  for (int it = 0; it < options.max_iterations; ++it) {
-    ++result.iterations;
-    error = solver.iterate(result.epsilon, fallbacks);
-    if (error < options.tolerance) {
-      result.converged = true;
-      break;
-    }
-  }
+  run_sinkhorn_schedule(solver, options, warm_start != nullptr, result);
   result.iteration_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - iterating).count();
-  result.marginal_error = error;
-  result.exact_column_fallbacks = fallbacks;
   solver.evaluate(result.epsilon, result);
   if (!std::isfinite(result.transport_cost) || !std::isfinite(result.objective))
     throw RuntimeError(fmt::format(
