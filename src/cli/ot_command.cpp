@@ -90,14 +90,6 @@ struct OtOptions {
   }
 };
 
-// "FILE.npz:member" addresses one array of an npz archive.
-std::pair<std::string, std::string> split_member(const std::string& spec) {
-  const auto colon = spec.rfind(':');
-  if (colon != std::string::npos && spec.size() > 4 && spec.find(".npz") != std::string::npos &&
-      colon > spec.find(".npz"))
-    return {spec.substr(0, colon), spec.substr(colon + 1)};
-  return {spec, ""};
-}
 
 // Points of one side: all rows (block = everything) or this rank's row block.
 struct Points {
@@ -153,7 +145,7 @@ Points load_points(const std::string& spec, MpiCommunicator& world, bool sharded
     out.values = std::move(rows.embeddings);
     return out;
   }
-  auto [path, member] = split_member(spec);
+  auto [path, member] = io::split_npz_spec(spec);
   io::FloatMatrix matrix = io::read_npy_matrix(path, member);
   out.total_rows = matrix.rows;
   out.dim = matrix.cols;
@@ -169,7 +161,7 @@ Points load_points(const std::string& spec, MpiCommunicator& world, bool sharded
 
 std::vector<double> read_weights(const std::string& spec, std::int64_t rows, const char* side) {
   if (spec.empty()) return std::vector<double>(static_cast<std::size_t>(rows), 1.0 / static_cast<double>(rows));
-  auto [path, member] = split_member(spec);
+  auto [path, member] = io::split_npz_spec(spec);
   std::vector<double> weights = io::read_npy_vector(path, member);
   if (static_cast<std::int64_t>(weights.size()) != rows)
     throw InputError(fmt::format("{}: {} weights for {} {} points", spec, weights.size(), rows, side));
