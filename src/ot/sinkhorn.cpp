@@ -280,12 +280,6 @@ void validate_options(const SinkhornOptions& options) {
     throw InputError("the marginal penalties rho must be positive (infinity for a balanced marginal)");
 }
 
-std::vector<double> normalised(const std::vector<double>& weights, double total) {
-  std::vector<double> out(weights.size());
-  for (std::size_t i = 0; i < weights.size(); ++i) out[i] = weights[i] / total;
-  return out;
-}
-
 template <typename T>
 SinkhornResult solve_with(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
                           PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,
@@ -295,35 +289,14 @@ SinkhornResult solve_with(Communicator& comm, PointCloudView x_local, const std:
   const long long global_rows = comm.all_reduce_sum(static_cast<long long>(x_local.rows));
   TASKREL_ASSERT(global_rows > 0 && y.rows > 0, "empty OT problem ({} x {})", global_rows, y.rows);
 
-  // Balanced problems need equal masses: normalise both to 1 over all ranks.
-  // Relaxed marginals keep their masses (that mismatch is what they model).
-  const bool balanced = std::isinf(options.rho_source) && std::isinf(options.rho_target);
-  double local_mass = std::accumulate(a_local.begin(), a_local.end(), 0.0);
-  const double source_mass = balanced ? comm.all_reduce_sum(local_mass) : 1.0;
-  const double target_mass = balanced ? std::accumulate(b.begin(), b.end(), 0.0) : 1.0;
-  std::vector<double> a = normalised(a_local, source_mass);
-  std::vector<double> bn = normalised(b, target_mass);
-
+  const ProblemMasses masses = problem_masses(comm, options, a_local, b);
+  SinkhornResult result;
   double sum = 0.0, max = 0.0;
   cost.local_sum_and_max(sum, max);
-  double stats[2] = {sum, max};
-  comm.all_reduce(stats, 1, ReduceOp::kSum);
-  comm.all_reduce(stats + 1, 1, ReduceOp::kMax);
-
-  SinkhornResult result;
-  result.mean_cost = stats[0] / (static_cast<double>(global_rows) * static_cast<double>(y.rows));
-  result.max_cost = stats[1];
+  set_cost_scale(comm, options, sum, max, global_rows, y.rows, result);
   result.cost_stored = cost.stored();
-  const double scale = options.epsilon_mode == EpsilonMode::kRelative ? result.mean_cost : 1.0;
-  result.epsilon = options.epsilon * scale;
-  if (!(result.epsilon > 0)) {
-    // All points coincide: every plan costs 0. Keep epsilon positive so the
-    // entropic problem stays well posed.
-    result.epsilon = options.epsilon_mode == EpsilonMode::kRelative ? options.epsilon : result.epsilon;
-    if (!(result.epsilon > 0)) result.epsilon = 1.0;
-  }
 
-  ShardedSinkhorn<T> solver(comm, cost, a, bn, options);
+  ShardedSinkhorn<T> solver(comm, cost, masses.source, masses.target, options);
   const auto iterating = std::chrono::steady_clock::now();
   result.setup_seconds = std::chrono::duration<double>(iterating - started).count();
   if (warm_start != nullptr) solver.warm_start(*warm_start);

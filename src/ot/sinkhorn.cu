@@ -840,12 +840,6 @@ class GpuSinkhorn {
   DeviceArray<int> untrusted_;
 };
 
-std::vector<double> normalised(const std::vector<double>& weights, double total) {
-  std::vector<double> out(weights.size());
-  for (std::size_t i = 0; i < weights.size(); ++i) out[i] = weights[i] / total;
-  return out;
-}
-
 // cuBLAS handle and stream, one per (thread, device), reused by every solve:
 // the label-aware solve runs one small problem per class, many times per fit.
 struct DeviceContext {
@@ -890,30 +884,13 @@ SinkhornResult solve_on_device(Communicator& comm, PointCloudView x_local, const
   const long long global_rows = comm.all_reduce_sum(static_cast<long long>(x_local.rows));
   TASKREL_ASSERT(global_rows > 0 && y.rows > 0, "empty OT problem ({} x {})", global_rows, y.rows);
 
-  const bool balanced = std::isinf(options.rho_source) && std::isinf(options.rho_target);
-  const double local_mass = std::accumulate(a_local.begin(), a_local.end(), 0.0);
-  const double source_mass = balanced ? comm.all_reduce_sum(local_mass) : 1.0;
-  const double target_mass = balanced ? std::accumulate(b.begin(), b.end(), 0.0) : 1.0;
-  const std::vector<double> a = normalised(a_local, source_mass);
-  const std::vector<double> bn = normalised(b, target_mass);
-
-  double stats[2] = {cost.local_sum(), cost.local_max()};
-  comm.all_reduce(stats, 1, ReduceOp::kSum);
-  comm.all_reduce(stats + 1, 1, ReduceOp::kMax);
-
+  const ProblemMasses masses = problem_masses(comm, options, a_local, b);
   SinkhornResult result;
   result.device = Device::kCuda;
-  result.mean_cost = stats[0] / (static_cast<double>(global_rows) * static_cast<double>(y.rows));
-  result.max_cost = stats[1];
+  set_cost_scale(comm, options, cost.local_sum(), cost.local_max(), global_rows, y.rows, result);
   result.cost_stored = cost.stored();
-  const double scale = options.epsilon_mode == EpsilonMode::kRelative ? result.mean_cost : 1.0;
-  result.epsilon = options.epsilon * scale;
-  if (!(result.epsilon > 0)) {
-    result.epsilon = options.epsilon_mode == EpsilonMode::kRelative ? options.epsilon : result.epsilon;
-    if (!(result.epsilon > 0)) result.epsilon = 1.0;
-  }
 
-  GpuSinkhorn<S> solver(comm, cost, a, bn, options, context.stream);
+  GpuSinkhorn<S> solver(comm, cost, masses.source, masses.target, options, context.stream);
   TASKREL_CUDA_CHECK(cudaStreamSynchronize(context.stream));
   const auto iterating = std::chrono::steady_clock::now();
   result.setup_seconds = std::chrono::duration<double>(iterating - started).count();
