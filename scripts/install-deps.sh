@@ -12,7 +12,7 @@ packages=(
   libgtest-dev liblemon-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   python3-numpy python3-scipy python3-pot python3-h5py python3-pandas
-  python3-matplotlib python3-sklearn
+  python3-matplotlib python3-sklearn dataset-fashion-mnist
   slurm-wlm munge
 )
 

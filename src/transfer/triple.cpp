@@ -142,6 +142,8 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
   j["label_mismatch"] = r.label_mismatch;
   j["distribution_mismatch"] = r.distribution_mismatch;
   j["tau"] = r.tau;
+  // The third term of the bound as it enters it, so each term can be ranked alone.
+  j["tau_distribution_mismatch"] = r.tau * r.distribution_mismatch;
   j["target_loss"] = r.target_loss;
   j["target_accuracy"] = r.target_accuracy;
   j["prior_mismatch"] = r.prior_mismatch;
