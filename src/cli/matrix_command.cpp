@@ -23,7 +23,7 @@ struct MatrixCliOptions {
   std::vector<std::string> encoders;
 
   void add_to(CLI::App& c) {
-    c.add_option("job", job, "Job spec (TOML; see jobs/demo.toml)")->required();
+    c.add_option("job", job, "Job spec (TOML; see jobs/fmnist.toml)")->required();
     c.add_flag("--collect", collect,
                "Only turn the journal into relatedness.csv and relatedness.h5 (no computing)");
     c.add_flag("--restart", restart,

@@ -211,6 +211,7 @@ ot::SinkhornOptions sinkhorn_options(const RelateOptions& options, double tolera
   s.max_iterations = tolerance == options.fit_tolerance ? options.fit_max_iterations : options.max_sinkhorn_iterations;
   s.cost = options.cost;
   s.memory_budget_bytes = static_cast<std::int64_t>(options.memory_budget_gib * (1ull << 30));
+  s.device = options.device;
   return s;
 }
 

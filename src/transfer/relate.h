@@ -45,6 +45,7 @@
 
 #include "comm/communicator.h"
 #include "ot/ground_cost.h"
+#include "ot/sinkhorn.h"
 #include "transfer/head.h"
 #include "transfer/task_data.h"
 
@@ -84,6 +85,10 @@ struct RelateOptions {
   int log_every = 10;
   HeadOptions head;
   double memory_budget_gib = 4.0;
+  // Where the entropic OT solves of the fit and the report run. The LibTorch
+  // part of the fit (A, b, Abar, B, D and their Adam steps) stays on the CPU:
+  // d x d parameters are small next to the n_R x n_T transport problems.
+  ot::Device device = ot::Device::kCpu;
 };
 
 struct RelateResult {
