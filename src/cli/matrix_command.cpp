@@ -21,6 +21,7 @@ struct MatrixCliOptions {
   std::string output;
   std::string store;
   std::vector<std::string> encoders;
+  std::string device;
 
   void add_to(CLI::App& c) {
     c.add_option("job", job, "Job spec (TOML; see jobs/fmnist.toml)")->required();
@@ -35,6 +36,10 @@ struct MatrixCliOptions {
     c.add_option("--store", store, "Embedding store, file or directory (overrides the job's `store`)");
     c.add_option("--encoder", encoders,
                  "Only these encoders of the job (repeatable; for array jobs: skips the final collect)");
+    c.add_option("--device", device,
+                 "Where the OT solves run: cpu or cuda (overrides the job's `device`; default: cuda when built with "
+                 "it and a GPU is visible)")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
     c.footer(
         "Exit codes: 0 all triples done; 1 runtime failure; 2 bad job spec or input (nothing computed); "
         "3 stopped by SIGTERM/SIGUSR1 (journal consistent: rerun or requeue to resume); "
@@ -47,6 +52,7 @@ int run(const MatrixCliOptions& o, MpiCommunicator& world) {
   overrides.output = o.output;
   overrides.store = o.store;
   overrides.encoders = o.encoders;
+  overrides.device = o.device;
   const zoo::JobSpec spec = zoo::parse_job_spec(o.job, overrides);
   if (o.list_encoders) {
     if (world.rank() == 0)

@@ -32,6 +32,7 @@ struct RelateCliOptions {
   int epochs = 500;
   std::uint64_t seed = 0;
   std::string json;
+  std::string device;
   double tau0 = 0.02, gamma = 1e4;
   bool no_standardize = false;
   bool train_head = false;
@@ -80,6 +81,10 @@ struct RelateCliOptions {
     c.add_option("--lr", lr, "Adam learning rate of A, b, Abar, B")->capture_default_str();
     c.add_option("--lr-d", lr_d, "Adam learning rate of D")->capture_default_str();
     c.add_option("--log-every", log_every, "Log the objective terms every N epochs (0: never)")->capture_default_str();
+    c.add_option("--device", device,
+                 "Where the OT solves run: cpu or cuda (default: cuda when built with it and a GPU is visible, else "
+                 "cpu); the transformation fit runs on the CPU")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
     c.add_option("--threads", threads, "Threads per rank (0: OMP_NUM_THREADS, else cores / ranks)");
   }
 };
@@ -106,6 +111,7 @@ int run_relate(const RelateCliOptions& o, MpiCommunicator& world) {
   triple.standardize = !o.no_standardize;
   triple.train_head = o.train_head;
   triple.target_fraction = o.target_fraction;
+  triple.device = o.device;
   options.epochs = o.epochs;
   options.seed = o.seed;
   options.lambda_w = o.lambda_w;
@@ -165,8 +171,9 @@ int run_relate(const RelateCliOptions& o, MpiCommunicator& world) {
                                  r.pseudo_label_agreement);
       if (r.target_classes <= 12 && r.ref_classes <= 12)
         std::cout << "  B = P(target label | reference label):\n" << matrix_table(r.B, r.target_classes, r.ref_classes);
-      std::cout << fmt::format("  time {:.2f} s (head {:.2f}, fit {:.2f}, report {:.2f}; OT {:.2f})\n", seconds,
-                               r.head.seconds, r.seconds_fit, r.seconds_eval, r.seconds_ot);
+      std::cout << fmt::format("  time {:.2f} s (head {:.2f}, fit {:.2f}, report {:.2f}; OT {:.2f} on {}, fit on cpu)\n",
+                               seconds, r.head.seconds, r.seconds_fit, r.seconds_eval, r.seconds_ot,
+                               j["device"]["ot"].get<std::string>());
     }
   }
   return kExitSuccess;

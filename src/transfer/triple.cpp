@@ -56,6 +56,15 @@ void finish_triple_options(TripleOptions& options, const std::string& where) {
   } catch (const InputError& error) {
     bad(error.what());
   }
+  try {
+    options.relate.device = options.device.empty() ? ot::default_device() : ot::parse_device(options.device);
+  } catch (const InputError& error) {
+    bad(error.what());
+  }
+  if (options.relate.device == ot::Device::kCuda && !ot::cuda_device_available())
+    bad(ot::cuda_backend_built() ? "device cuda: no GPU is visible to this process"
+                                 : "device cuda: this taskrel was built without the CUDA backend "
+                                   "(configure with -DTASKREL_CUDA=ON)");
   const RelateOptions& r = options.relate;
   if (!(options.target_fraction > 0 && options.target_fraction <= 1)) bad("target_fraction must be in (0, 1]");
   if (r.epochs < 0) bad("epochs must be >= 0");
@@ -184,6 +193,8 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
                          {"reported_split", reference.test_split}};
   j["target_rows"] = {{"train_used", target.train.rows}, {"train", target_rows_full}, {"reported", target.test.rows},
                       {"reported_split", options.pseudo_labels ? std::string("train") : target.test_split}};
+  // Where the work ran: the OT solves on `options.device`, the LibTorch fit on the CPU.
+  j["device"] = {{"ot", ot::to_string(options.device)}, {"fit", "cpu"}};
   j["dim"] = r.dim;
   j["epochs"] = r.epochs;
   j["seed"] = options.seed;

@@ -27,6 +27,7 @@ struct TripleOptions {
   bool standardize = true;
   bool train_head = false;           // train even when the store has a head
   double target_fraction = 1.0;      // stratified fraction of the target train split
+  std::string device;                // OT device: cpu | cuda | "" (cuda when built with it and a GPU is visible)
 };
 
 // Where the two tasks live: a zoo may be a directory of stores, so the

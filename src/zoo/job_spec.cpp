@@ -228,6 +228,10 @@ JobSpec parse_job_spec(const std::string& path, const JobOverrides& overrides) {
   if (!(spec.progress_seconds > 0)) top.problem("progress_seconds", "must be > 0");
   top.integer("progress_triples", spec.progress_triples, 0);
   top.integer("threads", spec.threads, 0);
+  // Not part of the result options: CPU and GPU agree to tolerance, so a run
+  // may resume on the other device.
+  top.string("device", spec.options.device);
+  if (!overrides.device.empty()) spec.options.device = overrides.device;
 
   transfer::TripleOptions& o = spec.options;
   transfer::RelateOptions& r = o.relate;

@@ -63,6 +63,7 @@ struct JobOverrides {
   std::string output;                  // replaces `output`
   std::string store;                   // replaces `store`
   std::vector<std::string> encoders;   // restrict to these encoders (array jobs)
+  std::string device;                  // replaces `device` (cpu | cuda)
 };
 
 // Reads and validates the spec; InputError listing every problem.

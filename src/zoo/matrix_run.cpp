@@ -19,6 +19,7 @@
 #include "comm/mpi_check.h"
 #include "core/error.h"
 #include "io/result_store.h"
+#include "ot/sinkhorn.h"
 #include "zoo/journal.h"
 
 namespace taskrel::zoo {
@@ -343,9 +344,10 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
   const long long previously = static_cast<long long>(spec.triples.size()) - total;
   const int groups = (world.size() + spec.ranks_per_triple - 1) / spec.ranks_per_triple;
   spdlog::info("{}: {} triples ({} encoders x {} references x {} targets), {} done earlier, {} to do; {} ranks in {} "
-               "group(s) of {}; output {}",
+               "group(s) of {}; OT on {}; output {}",
                spec.name, spec.triples.size(), spec.encoders.size(), spec.references.size(), spec.targets.size(),
-               previously, total, world.size(), groups, spec.ranks_per_triple, spec.output);
+               previously, total, world.size(), groups, spec.ranks_per_triple,
+               ot::to_string(spec.options.relate.device), spec.output);
   if (plan["partial_lines"].get<int>() > 0)
     spdlog::info("ignored {} journal line(s) cut short by an earlier kill", plan["partial_lines"].get<int>());
 

@@ -83,6 +83,26 @@ class Relate(unittest.TestCase):
         self.assertAlmostEqual(two["relatedness"], a["relatedness"], delta=1e-4 * (1 + abs(a["relatedness"])))
         np.testing.assert_allclose(np.array(two["B"]), np.array(a["B"]), atol=1e-4)
 
+    def test_device(self):
+        cpu, stdout = self.run_json("--target", "perm", "--epochs", "30", "--device", "cpu")
+        self.assertEqual(cpu["device"], {"ot": "cpu", "fit": "cpu"})
+        self.assertIn("OT", stdout)
+        result = taskrel("--store", self.store, "--encoder", "enc", "--reference", "ref", "--target", "perm",
+                         "--epochs", "30", "--device", "cuda", "--json", "-", "--log-every", "0")
+        if result.returncode == 0:
+            # A GPU is here: the CUDA solves must agree with the CPU ones.
+            gpu = json.loads(result.stdout)
+            self.assertEqual(gpu["device"]["ot"], "cuda")
+            self.assertAlmostEqual(gpu["relatedness"], cpu["relatedness"], delta=1e-3 * (1 + abs(cpu["relatedness"])))
+        else:
+            self.assert_bad_input(result, "device cuda")
+            self.assertTrue("built without the CUDA backend" in result.stderr or "no GPU is visible" in result.stderr,
+                            result.stderr)
+        bad = taskrel("--store", self.store, "--encoder", "enc", "--reference", "ref", "--target", "perm",
+                      "--device", "tpu")
+        self.assertEqual(bad.returncode, 2, bad.stderr)
+        self.assertIn("--device: tpu not in {cpu,cuda}", bad.stderr)
+
     def test_unrelated_scores_higher(self):
         same, _ = self.run_json("--target", "same", "--epochs", "150")
         random, _ = self.run_json("--target", "random", "--epochs", "150")
