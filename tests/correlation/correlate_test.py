@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 BINARY = os.environ["TASKREL_BINARY"]
+MPIEXEC = os.environ.get("TASKREL_MPIEXEC", "mpiexec")
 AUTO = ["relatedness", "reweighted_loss", "label_mismatch", "tau_distribution_mismatch", "distribution_mismatch"]
 METRICS = ["metrics_logme", "metrics_leep", "metrics_nce"]
 TOL = 1e-12
@@ -201,6 +202,16 @@ class CorrelateTest(unittest.TestCase):
         ok = scores[scores.status == "ok"].merge(accuracy_ref, on=["encoder", "reference", "target"])
         self.assertAlmostEqual(pooled["groups"][0]["columns"]["relatedness"]["spearman"]["value"],
                                stats.spearmanr(ok.relatedness, ok.accuracy)[0], delta=TOL)
+
+    def test_two_ranks_print_once(self):
+        rng = np.random.default_rng(4)
+        scores, accuracy = synthetic(rng, ["a", "b"])
+        s, a = self.write(scores, accuracy)
+        run = subprocess.run([MPIEXEC, "-n", "2", BINARY, "correlate", "--scores", s, "--accuracy", a, "--stat",
+                              "kendall", "--bootstrap", "20"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout.count("kendall between"), 1)
+        self.assertEqual(run.stdout.count("\nmean "), 1)
 
     def test_too_few_encoders_is_na(self):
         scores = pd.DataFrame({"encoder": ["a", "b"], "reference": "r", "target": "t", "status": "ok",
