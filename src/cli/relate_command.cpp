@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "metrics/metrics.h"
 #include "io/head_reader.h"
 #include "transfer/relate.h"
 #include "transfer/triple.h"
@@ -26,6 +27,7 @@ struct RelateCliOptions {
   bool pseudo_labels = false;
   int pseudo_rounds = 3;
   double target_fraction = 1.0;
+  std::string metrics = "all";
   std::string setting = "learned-all";
   std::string mode = "label-exact";
   std::string cost = "euclidean";
@@ -56,6 +58,11 @@ struct RelateCliOptions {
     c.add_option("--pseudo-rounds", pseudo_rounds, "Relabelling rounds with --pseudo-labels")->capture_default_str();
     c.add_option("--target-fraction", target_fraction, "Stratified fraction of the target train split to fit on")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+    c.add_option("--metrics", metrics,
+                 "Baseline estimators computed beside relatedness (higher = more transferable; relatedness is "
+                 "lower = more transferable): all, none, or a comma list of logme, leep, nleep, nce, hscore, "
+                 "shrinkage_hscore, transrate, gbc, sfda, pactran, otce, ot_nce")
+        ->capture_default_str();
     c.add_option("--setting", setting, "What is learned")
         ->check(CLI::IsMember({"learned-all", "learned-A", "fixed-all"}))->capture_default_str();
     c.add_option("--mode", mode, "W_d during the fit: label-exact (DESIGN 1.5) or reference (the paper's code)")
@@ -112,6 +119,11 @@ int run_relate(const RelateCliOptions& o, MpiCommunicator& world) {
   triple.train_head = o.train_head;
   triple.target_fraction = o.target_fraction;
   triple.device = o.device;
+  try {
+    triple.metrics = metrics::parse_metric_selection(o.metrics);
+  } catch (const InputError& error) {
+    throw InputError(fmt::format("--metrics: {}", error.what()));
+  }
   options.epochs = o.epochs;
   options.seed = o.seed;
   options.lambda_w = o.lambda_w;

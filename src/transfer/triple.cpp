@@ -41,6 +41,41 @@ LinearHead head_for_standardised(const io::StoredHead& stored, const TaskData& r
   return head;
 }
 
+// The baseline estimators on the data a user has when choosing a model: the
+// target train split (after the fraction, standardised like relate's input),
+// the reference head as the source model, the reference train features for
+// OTCE. Every rank computes them (deterministic, no communication), so all
+// ranks and all rank counts agree. Returns the total seconds.
+double baseline_metrics(const TaskData& reference, const TaskData& target, const LinearHead& head,
+                        const TripleOptions& o, nlohmann::json& out) {
+  out = nlohmann::json::object();
+  if (o.metrics.empty()) return 0.0;
+  if (o.relate.pseudo_labels) {
+    spdlog::info("baseline metrics skipped: they need target labels and --pseudo-labels has none");
+    return 0.0;
+  }
+  auto to_matrix = [](const Split& split) {
+    using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    return metrics::Matrix(Eigen::Map<const RowMajor>(split.z.data(), split.rows, split.dim).cast<double>());
+  };
+  metrics::MetricInput input;
+  input.target_features = to_matrix(target.train);
+  input.target_labels = target.train.y;
+  input.target_classes = target.num_classes;
+  input.source_probabilities = metrics::head_probabilities(target.train.z.data(), target.train.rows, target.dim,
+                                                           head.weight.data(), head.bias.data(), head.classes);
+  input.reference_features = to_matrix(reference.train);
+  input.reference_labels = reference.train.y;
+  input.reference_classes = reference.num_classes;
+  input.seed = o.relate.seed;
+  double seconds = 0.0;
+  for (const auto& value : metrics::compute_metrics(input, o.metrics)) {
+    out[value.name] = value.value;
+    seconds += value.seconds;
+  }
+  return seconds;
+}
+
 }  // namespace
 
 TaskData load_task_uncached(const std::string& store, const std::string& encoder, const std::string& dataset) {
@@ -132,6 +167,8 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
   }
 
   RelateResult r = relate(comm, reference, target, head, options);
+  nlohmann::json metric_values;
+  const double metric_seconds = baseline_metrics(reference, target, head, o, metric_values);
   r.head.from_store = head_report.from_store;
   r.head.epochs = head_report.epochs;
   r.head.converged = head_report.converged;
@@ -200,7 +237,10 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
   j["seed"] = options.seed;
   j["ranks"] = comm.size();
   j["seconds"] = seconds;
-  j["timings"] = {{"head", r.head.seconds}, {"fit", r.seconds_fit}, {"report", r.seconds_eval}, {"ot", r.seconds_ot}};
+  // Higher = more transferable for every baseline; relatedness is the opposite.
+  j["metrics"] = metric_values;
+  j["timings"] = {{"head", r.head.seconds}, {"fit", r.seconds_fit}, {"report", r.seconds_eval}, {"ot", r.seconds_ot},
+                  {"metrics", metric_seconds}};
   if (result != nullptr) *result = std::move(r);
   return j;
 }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "comm/communicator.h"
+#include "metrics/metrics.h"
 #include "transfer/relate.h"
 #include "transfer/task_data.h"
 
@@ -28,6 +29,9 @@ struct TripleOptions {
   bool train_head = false;           // train even when the store has a head
   double target_fraction = 1.0;      // stratified fraction of the target train split
   std::string device;                // OT device: cpu | cuda | "" (cuda when built with it and a GPU is visible)
+  // Baseline estimators computed beside relatedness (metrics/metrics.h names),
+  // on the target train split after the fraction; none with pseudo-labels.
+  std::vector<std::string> metrics = metrics::metric_names();
 };
 
 // Where the two tasks live: a zoo may be a directory of stores, so the
