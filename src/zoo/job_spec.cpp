@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "io/embedding_store.h"
 #include "io/head_reader.h"
+#include "metrics/metrics.h"
 
 namespace taskrel::zoo {
 
@@ -170,7 +171,8 @@ nlohmann::json JobSpec::result_options() const {
           {"gamma", r.head.gamma},
           {"head_epochs", r.head.max_epochs},
           {"pseudo_labels", r.pseudo_labels},
-          {"pseudo_rounds", r.pseudo_rounds}};
+          {"pseudo_rounds", r.pseudo_rounds},
+          {"metrics", options.metrics}};
 }
 
 std::string JobSpec::result_hash() const {
@@ -262,6 +264,28 @@ JobSpec parse_job_spec(const std::string& path, const JobOverrides& overrides) {
   rel.boolean("pseudo_labels", r.pseudo_labels);
   rel.integer("pseudo_rounds", r.pseudo_rounds, 0);
   rel.integer("log_every", r.log_every, 0);
+  // metrics: "all" | "none" | "logme,leep" | ["logme", "leep"] (metrics/metrics.h names).
+  if (const toml::node* node = rel.take("metrics"); node != nullptr) {
+    std::string selection;
+    bool well_typed = node->is_string();
+    if (well_typed) selection = *node->value<std::string>();
+    if (const toml::array* array = node->as_array(); array != nullptr) {
+      well_typed = !array->empty();
+      for (const auto& item : *array) {
+        if (!item.is_string()) well_typed = false;
+        else selection += (selection.empty() ? "" : ",") + *item.value<std::string>();
+      }
+    }
+    if (!well_typed) {
+      rel.problem("metrics", "must be \"all\", \"none\" or a non-empty array of metric names");
+    } else {
+      try {
+        o.metrics = metrics::parse_metric_selection(selection);
+      } catch (const InputError& error) {
+        rel.problem("metrics", error.what());
+      }
+    }
+  }
   top.report_unknown();
   rel.report_unknown();
   r.seed = spec.seed;

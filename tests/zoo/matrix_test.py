@@ -124,10 +124,15 @@ class Basics(Base):
         self.assertTrue((csv.status == "ok").all())
         self.assertFalse((csv.reference == csv.target).any())
         for column in TERMS + ["options_epochs", "options_tau0", "seed", "ot_converged", "head_test_accuracy",
-                               "timings_fit", "ranks"]:
+                               "timings_fit", "ranks", "device_ot", "timings_metrics", "tau_distribution_mismatch"]:
             self.assertIn(column, csv.columns)
         self.assertTrue((csv.options_epochs == RELATE["epochs"]).all())
         self.assertTrue((csv.seed == SEED).all())
+        # Every baseline estimator by default, one column each, all finite.
+        metric_columns = sorted(c for c in csv.columns if c.startswith("metrics_"))
+        self.assertEqual(len(metric_columns), 12, metric_columns)
+        self.assertTrue(np.isfinite(csv[metric_columns].to_numpy()).all())
+        self.assertTrue((csv.device_ot == "cpu").all())
         np.testing.assert_allclose(csv.relatedness, csv.reweighted_loss + csv.label_mismatch +
                                    csv.tau * csv.distribution_mismatch, rtol=1e-9)
         h5 = self.reference
@@ -240,10 +245,11 @@ class Basics(Base):
         os.makedirs(split)
         make_zoo("unused", "--split-files", split)
         job = write_job(self.tmp, name="dir.toml", store="split_store", output="out_dir", encoders=["enc1"],
-                        references=["task2"], targets="all", self_pairs=True)
+                        references=["task2"], targets="all", self_pairs=True, relate={"metrics": ["leep", "logme"]})
         self.ok(matrix(job, "-q"))
         csv = pd.read_csv(os.path.join(self.tmp, "out_dir", "relatedness.csv"))
         self.assertEqual(sorted(csv.target), ["task0", "task1", "task2"])
+        self.assertEqual(sorted(c for c in csv.columns if c.startswith("metrics_")), ["metrics_leep", "metrics_logme"])
         full = pd.read_csv(os.path.join(self.output, "relatedness.csv")).set_index(["encoder", "reference", "target"])
         for _, row in csv.iterrows():
             if row.target != "task2":
@@ -379,6 +385,9 @@ class BadSpecs(Base):
         self.check(good + "encoders = [\n", "not valid TOML")
         self.check(good + 'references = ["task0"]\ntargets = ["task0"]\n', "the job has no triples")
         self.check(good + "ranks_per_triple = 3\n", "ranks_per_triple = 3 but the job has 2 ranks", ranks=2)
+        self.check(good + '[relate]\nmetrics = "logme,bogus"\n', "key 'relate.metrics'", "bogus", "leep")
+        self.check(good + "[relate]\nmetrics = [1]\n", "key 'relate.metrics' must be")
+        self.check(good + 'device = "tpu"\n', "unknown device 'tpu'")
         # Two problems at once: both reported.
         self.check(good + "seeed = 3\n[relate]\nepoch = 3\n", "unknown key 'seeed'", "unknown key 'relate.epoch'")
 
