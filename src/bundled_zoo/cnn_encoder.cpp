@@ -53,9 +53,11 @@ void train_classifier(CnnBody& body, torch::nn::Linear& head, const ImageSplit& 
                       std::uint64_t seed, const StepCallback& on_step) {
   const torch::Tensor images = images_tensor(train);
   const torch::Tensor labels = labels_tensor(train);
-  std::vector<torch::Tensor> parameters = body->parameters();
-  for (auto& p : head->parameters()) parameters.push_back(p);
-  torch::optim::Adam optimizer(parameters, torch::optim::AdamOptions(budget.learning_rate));
+  const double encoder_rate = budget.encoder_learning_rate > 0 ? budget.encoder_learning_rate : budget.learning_rate;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(body->parameters(), std::make_unique<torch::optim::AdamOptions>(encoder_rate));
+  groups.emplace_back(head->parameters(), std::make_unique<torch::optim::AdamOptions>(budget.learning_rate));
+  torch::optim::Adam optimizer(std::move(groups), torch::optim::AdamOptions(budget.learning_rate));
   const std::int64_t n = train.count;
   const std::int64_t steps =
       static_cast<std::int64_t>(std::ceil(budget.epochs * static_cast<double>(n) / static_cast<double>(budget.batch_size)));

@@ -23,6 +23,10 @@ struct TrainingBudget {
   double epochs = 1.0;  // may be fractional: ceil(epochs * n / batch) steps
   std::int64_t batch_size = 64;
   double learning_rate = 1e-3;
+  // The encoder's own learning rate when it is below learning_rate (0: the
+  // same). Fine-tuning uses a smaller one, as is usual, so the new head
+  // settles before the features move far from where the encoder started.
+  double encoder_learning_rate = 0;
 };
 
 // Called after every optimiser step with (step, total steps).

@@ -160,6 +160,7 @@ nlohmann::json describe(const ZooPreset& preset, const ZooBuildOptions& options,
            {{"epochs", preset.finetune.epochs},
             {"batch_size", preset.finetune.batch_size},
             {"learning_rate", preset.finetune.learning_rate},
+            {"encoder_learning_rate", preset.finetune.encoder_learning_rate},
             {"optimizer", "adam"},
             {"what", "a copy of the encoder plus a new linear head, trained together; accuracy on the test split"}}}};
 }

@@ -1,6 +1,6 @@
 // Preset contents. The encoders differ in source task, width and training
 // length so that their fine-tuned accuracies spread; the fine-tuning budget is
-// deliberately small (one pass over the target's train split), because with a
+// deliberately small (two passes over the target's train split, the encoder at a tenth of the head's learning rate), because with a
 // long budget every encoder converges to the same accuracy and the starting
 // point -- what task-relatedness is about -- stops mattering.
 #include "bundled_zoo/zoo_presets.h"
@@ -29,7 +29,7 @@ ZooPreset default_preset() {
   p.name = "default";
   p.targets = {"coarse4", "footwear3", "tops4", "rotated", "inverted", "blurred", "noisy", "zoomed_out"};
   p.train_images = 1000;
-  p.test_images = 500;
+  p.test_images = 1000;
   p.encoders = {
       recipe("untrained", "random initialisation", "none", 8, 0, 0),
       recipe("fmnist10_short", "10 classes, a fifth of an epoch", "fmnist10", 8, 6000, 0.2),
@@ -38,9 +38,10 @@ ZooPreset default_preset() {
       recipe("coarse4_wide", "4 coarse groups, width 16, 1 epoch", "coarse4", 16, 6000, 1),
       recipe("footwear3_source", "footwear only (3 classes), 2 epochs", "footwear3", 8, 3000, 2),
   };
-  p.finetune.epochs = 1;
+  p.finetune.epochs = 2;
   p.finetune.batch_size = 32;
   p.finetune.learning_rate = 1e-3;
+  p.finetune.encoder_learning_rate = 1e-4;
   return p;
 }
 
@@ -59,6 +60,7 @@ ZooPreset small_preset() {
   p.finetune.epochs = 1;
   p.finetune.batch_size = 32;
   p.finetune.learning_rate = 1e-3;
+  p.finetune.encoder_learning_rate = 1e-4;
   return p;
 }
 
