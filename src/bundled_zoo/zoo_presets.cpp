@@ -49,15 +49,15 @@ ZooPreset small_preset() {
   ZooPreset p;
   p.name = "small";
   p.targets = {"coarse4", "footwear3", "rotated", "noisy"};
-  p.train_images = 400;
-  p.test_images = 200;
+  p.train_images = 500;
+  p.test_images = 300;
   p.encoders = {
       recipe("untrained", "random initialisation", "none", 8, 0, 0),
       recipe("fmnist10", "10 classes, 1 epoch", "fmnist10", 8, 2000, 1),
       recipe("fmnist10_narrow", "10 classes, width 4, 1 epoch", "fmnist10", 4, 2000, 1),
       recipe("footwear3_source", "footwear only (3 classes), 1 epoch", "footwear3", 8, 1000, 1),
   };
-  p.finetune.epochs = 1;
+  p.finetune.epochs = 2;
   p.finetune.batch_size = 32;
   p.finetune.learning_rate = 1e-3;
   p.finetune.encoder_learning_rate = 1e-4;

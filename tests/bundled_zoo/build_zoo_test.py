@@ -118,9 +118,11 @@ class BuildZooSmall(unittest.TestCase):
         self.assertEqual(sorted(zip(table.encoder, table.target)),
                          sorted((e, t) for e in self.encoders for t in self.targets))
         self.assertTrue(table.accuracy.between(0, 1).all())
-        # Fine-tuning learns something on every target (chance is 1/K).
-        for row in table.itertuples():
-            self.assertGreater(row.accuracy, 1.0 / self.tasks[row.target]["num_classes"], row)
+        # Starting from a trained encoder, the small fine-tuning budget learns
+        # every target (chance is 1/K); the untrained one may stay near chance.
+        trained = {e["name"] for e in self.zoo["encoders"] if e["source_task"] != "none"}
+        for row in table[table.encoder.isin(trained)].itertuples():
+            self.assertGreater(row.accuracy, 1.0 / self.tasks[row.target]["num_classes"] + 0.05, row)
 
     def test_rerun_uses_the_cache(self):
         with open(os.path.join(self.out, "finetune.csv"), "rb") as f:
