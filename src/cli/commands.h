@@ -20,5 +20,6 @@ void add_ot_command(CLI::App& root, CommandAction& action);
 void add_relate_command(CLI::App& root, CommandAction& action);
 void add_matrix_command(CLI::App& root, CommandAction& action);
 void add_correlate_command(CLI::App& root, CommandAction& action);
+void add_build_zoo_command(CLI::App& root, CommandAction& action);
 
 }  // namespace taskrel::cli

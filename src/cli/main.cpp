@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   taskrel::cli::add_relate_command(app, action);
   taskrel::cli::add_matrix_command(app, action);
   taskrel::cli::add_correlate_command(app, action);
+  taskrel::cli::add_build_zoo_command(app, action);
 
   int code = taskrel::kExitSuccess;
   try {

@@ -1,0 +1,75 @@
+// Preset contents. The encoders differ in source task, width and training
+// length so that their fine-tuned accuracies spread; the fine-tuning budget is
+// deliberately small (two passes over the target's train split, the encoder at a tenth of the head's learning rate), because with a
+// long budget every encoder converges to the same accuracy and the starting
+// point -- what task-relatedness is about -- stops mattering.
+#include "bundled_zoo/zoo_presets.h"
+
+#include "core/error.h"
+
+namespace taskrel::bundled_zoo {
+namespace {
+
+EncoderRecipe recipe(std::string name, std::string description, std::string source, int width, std::int64_t images,
+                     double epochs) {
+  EncoderRecipe r;
+  r.name = std::move(name);
+  r.description = std::move(description);
+  r.source_task = std::move(source);
+  r.width = width;
+  r.source_images = images;
+  r.training.epochs = epochs;
+  r.training.batch_size = 64;
+  r.training.learning_rate = 1e-3;
+  return r;
+}
+
+ZooPreset default_preset() {
+  ZooPreset p;
+  p.name = "default";
+  p.targets = {"coarse4", "footwear3", "tops4", "rotated", "inverted", "blurred", "noisy", "zoomed_out"};
+  p.train_images = 1000;
+  p.test_images = 1000;
+  p.encoders = {
+      recipe("untrained", "random initialisation", "none", 8, 0, 0),
+      recipe("fmnist10_short", "10 classes, a fifth of an epoch", "fmnist10", 8, 6000, 0.2),
+      recipe("fmnist10_long", "10 classes, 3 epochs", "fmnist10", 8, 6000, 3),
+      recipe("fmnist10_narrow", "10 classes, width 4, 2 epochs", "fmnist10", 4, 6000, 2),
+      recipe("coarse4_wide", "4 coarse groups, width 16, 1 epoch", "coarse4", 16, 6000, 1),
+      recipe("footwear3_source", "footwear only (3 classes), 2 epochs", "footwear3", 8, 3000, 2),
+  };
+  p.finetune.epochs = 2;
+  p.finetune.batch_size = 32;
+  p.finetune.learning_rate = 1e-3;
+  p.finetune.encoder_learning_rate = 1e-4;
+  return p;
+}
+
+ZooPreset small_preset() {
+  ZooPreset p;
+  p.name = "small";
+  p.targets = {"coarse4", "footwear3", "rotated", "noisy"};
+  p.train_images = 500;
+  p.test_images = 300;
+  p.encoders = {
+      recipe("untrained", "random initialisation", "none", 8, 0, 0),
+      recipe("fmnist10", "10 classes, 1 epoch", "fmnist10", 8, 2000, 1),
+      recipe("fmnist10_narrow", "10 classes, width 4, 1 epoch", "fmnist10", 4, 2000, 1),
+      recipe("footwear3_source", "footwear only (3 classes), 1 epoch", "footwear3", 8, 1000, 1),
+  };
+  p.finetune.epochs = 2;
+  p.finetune.batch_size = 32;
+  p.finetune.learning_rate = 1e-3;
+  p.finetune.encoder_learning_rate = 1e-4;
+  return p;
+}
+
+}  // namespace
+
+ZooPreset zoo_preset(const std::string& name) {
+  if (name == "default") return default_preset();
+  if (name == "small") return small_preset();
+  throw InputError(fmt::format("unknown zoo preset '{}' (known: default, small)", name));
+}
+
+}  // namespace taskrel::bundled_zoo
