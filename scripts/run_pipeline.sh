@@ -47,9 +47,11 @@ stage "zoo: encoders, embeddings, fine-tuning ($out)" \
 # One LibTorch thread per rank: the ranks already fill the cores.
 stage "relatedness matrix ($job, $ranks MPI ranks)" \
   env OMP_NUM_THREADS=1 mpiexec -n "$ranks" "$taskrel" matrix "$job" --store "$out/store.h5" --output "$out/matrix" --quiet
-correlate() {  # the table goes to a file too, to be printed again at the end
+correlate() {  # Pearson r and relative top-1 (every statistic: correlation.json); kept for the end
   "$taskrel" correlate --scores "$out/matrix/relatedness.csv" --accuracy "$out/finetune.csv" \
-    --output "$out/correlation.json" | tee "$out/correlation.txt"
+    --output "$out/correlation.json" --stat pearson | tee "$out/correlation.txt"
+  "$taskrel" correlate --scores "$out/matrix/relatedness.csv" --accuracy "$out/finetune.csv" \
+    --stat relative_top1 --bootstrap 0 | tee -a "$out/correlation.txt"
 }
 stage "correlation with fine-tuned accuracy" correlate
 stage "figures" \

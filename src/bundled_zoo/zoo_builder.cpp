@@ -119,6 +119,8 @@ struct TaskSplits {
   ImageSplit train, test;
 };
 
+nlohmann::json recipe_of(const ZooPreset& preset);
+
 nlohmann::json describe(const ZooPreset& preset, const ZooBuildOptions& options, const Journal& journal) {
   nlohmann::json tasks = nlohmann::json::array();
   std::vector<std::string> names = {preset.reference};
@@ -152,6 +154,7 @@ nlohmann::json describe(const ZooPreset& preset, const ZooBuildOptions& options,
   }
   return {{"preset", preset.name},
           {"seed", options.seed},
+          {"recipe", recipe_of(preset)},
           {"data", options.data_dir},
           {"reference", preset.reference},
           {"tasks", tasks},
@@ -161,13 +164,31 @@ nlohmann::json describe(const ZooPreset& preset, const ZooBuildOptions& options,
             {"batch_size", preset.finetune.batch_size},
             {"learning_rate", preset.finetune.learning_rate},
             {"encoder_learning_rate", preset.finetune.encoder_learning_rate},
+            {"repeats", preset.finetune_repeats},
             {"optimizer", "adam"},
             {"what", "a copy of the encoder plus a new linear head, trained together; accuracy on the test split"}}}};
 }
 
+// What determines the zoo's contents besides the seed: the tasks, the
+// encoder recipes and the fine-tuning budget (zoo.json without the results).
+nlohmann::json recipe_of(const ZooPreset& preset) {
+  nlohmann::json encoders = nlohmann::json::array();
+  for (const auto& e : preset.encoders)
+    encoders.push_back({e.name, e.untrained() ? "none" : e.source_task, e.width, e.source_images, e.training.epochs,
+                        e.training.batch_size, e.training.learning_rate});
+  return {{"reference", preset.reference},
+          {"targets", preset.targets},
+          {"train_images", preset.train_images},
+          {"test_images", preset.test_images},
+          {"encoders", encoders},
+          {"finetune",
+           {preset.finetune.epochs, preset.finetune.batch_size, preset.finetune.learning_rate,
+            preset.finetune.encoder_learning_rate, preset.finetune_repeats}}};
+}
+
 // Refuses a directory built with another preset or seed (or holding files of
 // unknown origin) unless --force, which removes only what build-zoo writes.
-void claim_directory(const fs::path& dir, const ZooBuildOptions& options) {
+void claim_directory(const fs::path& dir, const ZooBuildOptions& options, const nlohmann::json& recipe) {
   const fs::path zoo_json = dir / "zoo.json";
   const std::vector<fs::path> ours = {zoo_json, dir / "store.h5", dir / "journal.txt", dir / "finetune.csv",
                                       dir / "encoders"};
@@ -187,6 +208,13 @@ void claim_directory(const fs::path& dir, const ZooBuildOptions& options) {
             "{} holds a zoo built with preset '{}' and seed {}, not preset '{}' and seed {}; use --force to "
             "rebuild it or another --out",
             dir.string(), preset, seed, options.preset, options.seed));
+      // The same preset name from another taskrel version may mean other
+      // encoders or another fine-tuning budget: cached results would mix.
+      if (!existing.contains("recipe") || existing.at("recipe") != recipe)
+        throw InputError(fmt::format(
+            "{} holds a '{}' zoo built to another recipe (encoders, tasks or fine-tuning budget; another taskrel "
+            "version?); use --force to rebuild it or another --out",
+            dir.string(), preset));
     } catch (const nlohmann::json::exception& error) {
       throw InputError(fmt::format("{}: unreadable ({}); use --force to rebuild the zoo", zoo_json.string(),
                                    error.what()));
@@ -227,7 +255,7 @@ ZooBuildReport build_zoo(const ZooBuildOptions& options) {
   const ZooPreset preset = zoo_preset(options.preset);
   const fs::path dir = options.out_dir;
   fs::create_directories(dir);
-  claim_directory(dir, options);
+  claim_directory(dir, options, recipe_of(preset));
   fs::create_directories(dir / "encoders");
   const fs::path journal_path = dir / "journal.txt";
   const fs::path store_path = dir / "store.h5";
@@ -315,9 +343,13 @@ ZooBuildReport build_zoo(const ZooBuildOptions& options) {
       const TaskDefinition& task = fashion_task(target_name);
       // The same seed for every encoder on a target: identical head
       // initialisation and batch order, so only the encoder differs.
-      const double accuracy =
-          encoder->finetune_accuracy(splits[target_name].train, splits[target_name].test, task.num_classes(),
-                                     preset.finetune, derive_seed(options.seed, "finetune/" + target_name));
+      double accuracy = 0;
+      for (int repeat = 0; repeat < preset.finetune_repeats; ++repeat)
+        accuracy += encoder->finetune_accuracy(
+            splits[target_name].train, splits[target_name].test, task.num_classes(), preset.finetune,
+            derive_seed(options.seed, repeat == 0 ? "finetune/" + target_name
+                                                  : fmt::format("finetune/{}/{}", target_name, repeat)));
+      accuracy /= preset.finetune_repeats;
       append_line(journal_path, fmt::format("finetuned {} {} {:.6f}", recipe.name, target_name, accuracy));
       journal.finetuned[{recipe.name, target_name}] = accuracy;
       progress.finished(fmt::format("fine-tuned {} on {}: accuracy {:.3f}", recipe.name, target_name, accuracy));

@@ -33,15 +33,20 @@ ZooPreset default_preset() {
   p.encoders = {
       recipe("untrained", "random initialisation", "none", 8, 0, 0),
       recipe("fmnist10_short", "10 classes, a fifth of an epoch", "fmnist10", 8, 6000, 0.2),
+      recipe("fmnist10_medium", "10 classes, 1 epoch", "fmnist10", 8, 6000, 1),
       recipe("fmnist10_long", "10 classes, 3 epochs", "fmnist10", 8, 6000, 3),
       recipe("fmnist10_narrow", "10 classes, width 4, 2 epochs", "fmnist10", 4, 6000, 2),
+      recipe("fmnist10_wide", "10 classes, width 16, 1 epoch", "fmnist10", 16, 6000, 1),
+      recipe("rotated_source", "10 classes on rotated images, 2 epochs", "rotated", 8, 6000, 2),
       recipe("coarse4_wide", "4 coarse groups, width 16, 1 epoch", "coarse4", 16, 6000, 1),
+      recipe("tops4_source", "tops only (4 classes), 2 epochs", "tops4", 8, 3000, 2),
       recipe("footwear3_source", "footwear only (3 classes), 2 epochs", "footwear3", 8, 3000, 2),
   };
   p.finetune.epochs = 2;
   p.finetune.batch_size = 32;
   p.finetune.learning_rate = 1e-3;
   p.finetune.encoder_learning_rate = 1e-4;
+  p.finetune_repeats = 3;
   return p;
 }
 

@@ -29,6 +29,11 @@ struct ZooPreset {
   std::int64_t test_images = 0;   // per task, from Fashion-MNIST t10k
   std::vector<EncoderRecipe> encoders;
   TrainingBudget finetune;        // the same fixed budget for every (encoder, target)
+  // Fine-tunes per (encoder, target), each with its own seed (the same seeds
+  // for every encoder); the accuracy is their mean. One fine-tune of a small
+  // budget moves by a few points with the seed, as much as two neighbouring
+  // encoders differ: averaging keeps that noise out of the ground truth.
+  int finetune_repeats = 1;
 };
 
 // InputError for an unknown name (the message lists the known ones).
