@@ -142,6 +142,22 @@ class BuildZooSmall(unittest.TestCase):
         self.assertIn("--force", other.stderr)
         self.assertIn("seed 0", other.stderr)
 
+    def test_other_recipe_is_refused(self):
+        # A zoo.json of the same preset and seed but another recipe (as an
+        # older taskrel with other encoders would leave): its cache must not mix in.
+        copy = os.path.join(self.tmp, "old_recipe")
+        shutil.copytree(self.out, copy)
+        path = os.path.join(copy, "zoo.json")
+        with open(path) as f:
+            zoo = json.load(f)
+        zoo["recipe"]["encoders"] = zoo["recipe"]["encoders"][:-1]
+        with open(path, "w") as f:
+            json.dump(zoo, f)
+        other = build(copy)
+        self.assertEqual(other.returncode, 2, other.stderr)
+        self.assertIn("another recipe", other.stderr)
+        self.assertIn("--force", other.stderr)
+
     def test_resume_after_a_cut_journal_gives_the_same_csv(self):
         # A copy whose journal lost its last fine-tunes and the CSV, and whose
         # last journal line was cut mid-write: the rerun redoes exactly those
