@@ -59,6 +59,7 @@ def main():
     parser.add_argument("--taskrel", default=os.environ.get("TASKREL_BINARY", "build/src/cli/taskrel"))
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="run only the variants whose name contains one of these")
+    parser.add_argument("--table-only", action="store_true", help="print the table of the stored results, run nothing")
     args = parser.parse_args()
     for path in [args.job, args.store, args.accuracy, args.taskrel]:
         if not os.path.exists(path):
@@ -69,9 +70,12 @@ def main():
     with open(args.job) as f:
         job_text = f.read()
 
-    rows = []
+    # Rows of earlier runs (e.g. with --only) are kept; a rerun variant replaces its row.
+    rows_path = os.path.join(args.out, "sensitivity.json")
+    rows = json.load(open(rows_path)) if os.path.exists(rows_path) else []
+    order = [name for name, _ in variants()]
     for name, keys in variants():
-        if args.only and not any(o in name for o in args.only):
+        if args.table_only or (args.only and not any(o in name for o in args.only)):
             continue
         slug = re.sub(r"[^A-Za-z0-9.]+", "_", name).strip("_")
         directory = os.path.join(args.out, slug)
@@ -94,8 +98,9 @@ def main():
         for term in TERMS:
             for statistic in ["pearson", "spearman"]:
                 row[f"{term}_{statistic}"] = report["mean"][term][statistic]
-        rows.append(row)
-        with open(os.path.join(args.out, "sensitivity.json"), "w") as f:
+        rows = [r for r in rows if r["variant"] != name] + [row]
+        rows.sort(key=lambda r: order.index(r["variant"]) if r["variant"] in order else len(order))
+        with open(rows_path, "w") as f:
             json.dump(rows, f, indent=1)
 
     def cell(value):
