@@ -24,6 +24,16 @@ EncoderRecipe recipe(std::string name, std::string description, std::string sour
   return r;
 }
 
+// Two passes, the encoder at a tenth of the head's rate: see the top of this file.
+TrainingBudget finetune_budget() {
+  TrainingBudget budget;
+  budget.epochs = 2;
+  budget.batch_size = 32;
+  budget.learning_rate = 1e-3;
+  budget.encoder_learning_rate = 1e-4;
+  return budget;
+}
+
 ZooPreset default_preset() {
   ZooPreset p;
   p.name = "default";
@@ -42,10 +52,7 @@ ZooPreset default_preset() {
       recipe("tops4_source", "tops only (4 classes), 2 epochs", "tops4", 8, 3000, 2),
       recipe("footwear3_source", "footwear only (3 classes), 2 epochs", "footwear3", 8, 3000, 2),
   };
-  p.finetune.epochs = 2;
-  p.finetune.batch_size = 32;
-  p.finetune.learning_rate = 1e-3;
-  p.finetune.encoder_learning_rate = 1e-4;
+  p.finetune = finetune_budget();
   p.finetune_repeats = 3;
   return p;
 }
@@ -62,10 +69,7 @@ ZooPreset small_preset() {
       recipe("fmnist10_narrow", "10 classes, width 4, 1 epoch", "fmnist10", 4, 2000, 1),
       recipe("footwear3_source", "footwear only (3 classes), 1 epoch", "footwear3", 8, 1000, 1),
   };
-  p.finetune.epochs = 2;
-  p.finetune.batch_size = 32;
-  p.finetune.learning_rate = 1e-3;
-  p.finetune.encoder_learning_rate = 1e-4;
+  p.finetune = finetune_budget();
   return p;
 }
 
