@@ -41,18 +41,27 @@ BootstrapInterval bootstrap_interval(std::size_t n, std::size_t resamples, std::
   std::vector<std::size_t> indices(n);
   std::vector<double> values;
   values.reserve(resamples);
+  interval.draws.reserve(resamples);
   for (std::size_t b = 0; b < resamples; ++b) {
     for (auto& index : indices) index = uniform_index(engine, n);
     const auto value = statistic(indices);
-    if (value && std::isfinite(*value)) values.push_back(*value);
-    else ++interval.dropped;
+    if (value && std::isfinite(*value)) {
+      values.push_back(*value);
+      interval.draws.push_back(*value);
+    } else {
+      ++interval.dropped;
+      interval.draws.push_back(std::nullopt);
+    }
   }
-  interval.used = values.size();
-  if (!values.empty()) {
-    interval.lower = quantile(values, 0.5 * (1 - level));
-    interval.upper = quantile(values, 0.5 * (1 + level));
-  }
+  set_percentile_interval(interval, values, level);
   return interval;
+}
+
+void set_percentile_interval(BootstrapInterval& interval, const std::vector<double>& values, double level) {
+  interval.used = values.size();
+  if (values.empty()) return;
+  interval.lower = quantile(values, 0.5 * (1 - level));
+  interval.upper = quantile(values, 0.5 * (1 + level));
 }
 
 }  // namespace taskrel::correlation

@@ -20,7 +20,13 @@ struct BootstrapInterval {
   std::optional<double> lower, upper;  // empty when no resample gave a value
   std::size_t used = 0;                // resamples that gave a value
   std::size_t dropped = 0;             // resamples where the statistic was undefined
+  // The value of every resample in draw order (empty where undefined), so
+  // statistics of several groups can be combined resample by resample.
+  std::vector<std::optional<double>> draws;
 };
+
+// The percentile interval of values (at least one) at `level`.
+void set_percentile_interval(BootstrapInterval& interval, const std::vector<double>& values, double level);
 
 // Statistic of a resample given as indices into the group (size n, repeats allowed).
 using ResampledStatistic = std::function<std::optional<double>(const std::vector<std::size_t>& indices)>;

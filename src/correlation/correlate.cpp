@@ -323,6 +323,27 @@ CorrelationReport correlate(const CsvTable& scores, const CsvTable& accuracy, co
       if (count > 0) mean[static_cast<int>(statistic)] = sum / static_cast<double>(count);
     }
     report.means.push_back(mean);
+
+    std::array<BootstrapInterval, 5> intervals;
+    for (Statistic statistic : kAllStatistics) {
+      if (!mean[static_cast<int>(statistic)] || options.bootstrap == 0) continue;
+      BootstrapInterval& interval = intervals[static_cast<int>(statistic)];
+      std::vector<double> values;
+      for (std::size_t b = 0; b < options.bootstrap; ++b) {
+        double sum = 0;
+        std::size_t count = 0;
+        for (const auto& group : report.groups) {
+          const Estimate& estimate = group.cells[c][statistic];
+          if (!estimate.value || b >= estimate.interval.draws.size() || !estimate.interval.draws[b]) continue;
+          sum += *estimate.interval.draws[b];
+          ++count;
+        }
+        if (count > 0) values.push_back(sum / static_cast<double>(count));
+        else ++interval.dropped;
+      }
+      set_percentile_interval(interval, values, options.level);
+    }
+    report.mean_intervals.push_back(intervals);
   }
   return report;
 }
@@ -381,6 +402,15 @@ nlohmann::json report_json(const CorrelationReport& report) {
       mean[report.columns[c].name][statistic_name(statistic)] =
           optional_json(report.means[c][static_cast<int>(statistic)]);
   j["mean"] = mean;
+  // The mean's bootstrap interval: {column: {statistic: [lower, upper]}} (null where undefined).
+  nlohmann::json mean_ci = nlohmann::json::object();
+  for (std::size_t c = 0; c < report.columns.size(); ++c)
+    for (Statistic statistic : kAllStatistics) {
+      const BootstrapInterval& interval = report.mean_intervals[c][static_cast<int>(statistic)];
+      mean_ci[report.columns[c].name][statistic_name(statistic)] = {optional_json(interval.lower),
+                                                                     optional_json(interval.upper)};
+    }
+  j["mean_ci"] = mean_ci;
   return j;
 }
 
@@ -405,10 +435,9 @@ std::string report_table(const CorrelationReport& report, Statistic statistic, b
     rows.push_back(std::move(row));
   }
   std::vector<std::string> mean_row = {"mean"};
-  for (const auto& mean : report.means) {
-    const auto& value = mean[static_cast<int>(statistic)];
-    mean_row.push_back(value ? fmt::format("{:.3f}", *value) : "n/a");
-  }
+  for (std::size_t c = 0; c < report.means.size(); ++c)
+    mean_row.push_back(cell_text(Estimate{report.means[c][static_cast<int>(statistic)],
+                                          report.mean_intervals[c][static_cast<int>(statistic)]}));
   rows.push_back(std::move(mean_row));
 
   std::vector<std::size_t> width(rows[0].size(), 0);
@@ -464,9 +493,11 @@ std::string report_csv(const CorrelationReport& report) {
   }
   for (std::size_t c = 0; c < report.columns.size(); ++c)
     for (Statistic statistic : kAllStatistics)
-      out += fmt::format("mean,,,{},{},{},{},,,\n", field(report.columns[c].name),
+      out += fmt::format("mean,,,{},{},{},{},{},{},\n", field(report.columns[c].name),
                          report.columns[c].direction == Direction::kLowerIsBetter ? "lower" : "higher",
-                         statistic_name(statistic), number(report.means[c][static_cast<int>(statistic)]));
+                         statistic_name(statistic), number(report.means[c][static_cast<int>(statistic)]),
+                         number(report.mean_intervals[c][static_cast<int>(statistic)].lower),
+                         number(report.mean_intervals[c][static_cast<int>(statistic)].upper));
   return out;
 }
 

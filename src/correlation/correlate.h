@@ -90,6 +90,12 @@ struct CorrelationReport {
   std::vector<std::string> warnings;         // also logged
   // Mean over groups of each statistic's defined values, per column.
   std::vector<std::array<std::optional<double>, 5>> means;
+  // Its bootstrap interval, per column and statistic: resample b of the mean
+  // is the mean over groups of each group's resample b (the groups' encoders
+  // are resampled independently: a stratified bootstrap). Groups whose value
+  // is undefined are left out, as in the mean; a resample is dropped when
+  // every remaining group's draw is undefined.
+  std::vector<std::array<BootstrapInterval, 5>> mean_intervals;
 };
 
 CorrelationReport correlate(const CsvTable& scores, const CsvTable& accuracy, const CorrelateOptions& options);

@@ -166,6 +166,44 @@ class CorrelateTest(unittest.TestCase):
         self.assertLess(cell["pearson"]["value"], -0.95)
         self.assertLess(cell["pearson"]["ci"][1], -0.9)
 
+    def test_mean_row_interval(self):
+        rng = np.random.default_rng(9)
+        encoders = [f"e{k}" for k in range(10)]
+        acc = np.linspace(0.5, 0.95, 10)
+        rows = []
+        for target in ["t1", "t2"]:
+            rows.append(pd.DataFrame({"encoder": encoders, "reference": "r", "target": target, "status": "ok",
+                                      "error": "", "relatedness": -acc * 5 + rng.normal(scale=1.0, size=10)}))
+        scores = pd.concat(rows)
+        accuracy = pd.concat([pd.DataFrame({"encoder": encoders, "target": t, "accuracy": acc}) for t in ["t1", "t2"]])
+        # One group: the mean's resamples are that group's, so the intervals are identical.
+        s, a = self.write(scores[scores.target == "t1"], accuracy[accuracy.target == "t1"])
+        one = json.loads(correlate("--scores", s, "--accuracy", a, "--json", "--bootstrap", "300").stdout)
+        for stat in ["pearson", "spearman", "kendall", "weighted_tau", "relative_top1"]:
+            self.assertEqual(one["mean_ci"]["relatedness"][stat], one["groups"][0]["columns"]["relatedness"][stat]["ci"])
+        # Two groups: the interval holds the mean, is narrower than either group's (averaging two independent
+        # resamples), is reproducible, and the CSV output carries it.
+        s, a = self.write(scores, accuracy)
+        args = ["--scores", s, "--accuracy", a, "--bootstrap", "300", "--seed", "2"]
+        two = json.loads(correlate(*args, "--json").stdout)
+        self.assertEqual(two["mean_ci"], json.loads(correlate(*args, "--json").stdout)["mean_ci"])
+        lower, upper = two["mean_ci"]["relatedness"]["pearson"]
+        self.assertLess(lower, two["mean"]["relatedness"]["pearson"])
+        self.assertGreater(upper, two["mean"]["relatedness"]["pearson"])
+        for group in two["groups"]:
+            g_lower, g_upper = group["columns"]["relatedness"]["pearson"]["ci"]
+            self.assertLess(upper - lower, g_upper - g_lower)
+        out_csv = os.path.join(self.dir, "mean.csv")
+        correlate(*args, "--output", out_csv)
+        table = pd.read_csv(out_csv)
+        row = table[(table.group == "mean") & (table.column == "relatedness") & (table.statistic == "pearson")]
+        self.assertAlmostEqual(float(row.ci_lower.iloc[0]), lower, delta=TOL)
+        self.assertAlmostEqual(float(row.ci_upper.iloc[0]), upper, delta=TOL)
+        table_text = correlate(*args, "--show-ci", "--stat", "pearson").stdout
+        self.assertIn(f"[{lower:.2f},{upper:.2f}]", table_text.split("\nmean")[1])
+        none = json.loads(correlate("--scores", s, "--accuracy", a, "--json", "--bootstrap", "0").stdout)
+        self.assertEqual(none["mean_ci"]["relatedness"]["pearson"], [None, None])
+
     def test_references_failed_rows_table_and_outputs(self):
         rng = np.random.default_rng(8)
         scores, accuracy = synthetic(rng, ["cifar", "svhn"], references=("imagenet", "places"))
