@@ -47,8 +47,9 @@ LinearHead head_for_standardised(const io::StoredHead& stored, const TaskData& r
 // OTCE. Every rank computes them (deterministic, no communication), so all
 // ranks and all rank counts agree. Returns the total seconds.
 double baseline_metrics(const TaskData& reference, const TaskData& target, const LinearHead& head,
-                        const TripleOptions& o, nlohmann::json& out) {
+                        const TripleOptions& o, nlohmann::json& out, nlohmann::json& seconds_of) {
   out = nlohmann::json::object();
+  seconds_of = nlohmann::json::object();
   if (o.metrics.empty()) return 0.0;
   if (o.relate.pseudo_labels) {
     spdlog::info("baseline metrics skipped: they need target labels and --pseudo-labels has none");
@@ -71,6 +72,7 @@ double baseline_metrics(const TaskData& reference, const TaskData& target, const
   double seconds = 0.0;
   for (const auto& value : metrics::compute_metrics(input, o.metrics)) {
     out[value.name] = value.value;
+    seconds_of[value.name] = value.seconds;
     seconds += value.seconds;
   }
   return seconds;
@@ -168,7 +170,8 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
 
   RelateResult r = relate(comm, reference, target, head, options);
   nlohmann::json metric_values;
-  const double metric_seconds = baseline_metrics(reference, target, head, o, metric_values);
+  nlohmann::json metric_seconds_of;
+  const double metric_seconds = baseline_metrics(reference, target, head, o, metric_values, metric_seconds_of);
   r.head.from_store = head_report.from_store;
   r.head.epochs = head_report.epochs;
   r.head.converged = head_report.converged;
@@ -241,6 +244,7 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
   j["metrics"] = metric_values;
   j["timings"] = {{"head", r.head.seconds}, {"fit", r.seconds_fit}, {"report", r.seconds_eval}, {"ot", r.seconds_ot},
                   {"metrics", metric_seconds}};
+  j["metric_seconds"] = metric_seconds_of;  // per baseline
   if (result != nullptr) *result = std::move(r);
   return j;
 }

@@ -44,6 +44,9 @@ class RelateMetrics(unittest.TestCase):
     def test_selection(self):
         out = self.relate("--metrics", "logme,leep")
         self.assertEqual(sorted(out["metrics"]), ["leep", "logme"])
+        # Each selected baseline's time, and their sum as timings.metrics.
+        self.assertEqual(sorted(out["metric_seconds"]), ["leep", "logme"])
+        self.assertAlmostEqual(sum(out["metric_seconds"].values()), out["timings"]["metrics"], places=9)
         self.assertEqual(self.relate("--metrics", "none")["metrics"], {})
 
     def test_all_by_default_finite_and_rank_independent(self):
