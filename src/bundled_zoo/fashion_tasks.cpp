@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/seed_mix.h"
 
 namespace taskrel::bundled_zoo {
 namespace {
@@ -46,18 +47,9 @@ std::vector<TaskDefinition> build_tasks() {
   return tasks;
 }
 
-// splitmix64: a seed mixer whose output does not depend on the standard
-// library (std::hash and distributions are implementation-defined).
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 std::uint64_t mix_string(std::uint64_t seed, const std::string& text) {
-  std::uint64_t h = mix(seed);
-  for (unsigned char c : text) h = mix(h ^ c);
+  std::uint64_t h = splitmix64(seed);
+  for (unsigned char c : text) h = splitmix64(h ^ c);
   return h;
 }
 

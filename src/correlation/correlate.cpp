@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "core/seed_mix.h"
 #include "correlation/rank_correlation.h"
 
 namespace taskrel::correlation {
@@ -56,12 +57,9 @@ std::string key_text(const Key& key, bool with_reference) {
   return fmt::format("(encoder {}, reference {}, target {})", encoder, reference, target);
 }
 
+// The splitmix64 output of stream `stream` of the seed: unrelated draws for every group.
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
-  // splitmix64 of seed and stream: unrelated draws for every group.
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  return splitmix64(seed + kSplitmixIncrement * stream);
 }
 
 // The index of the encoder a score picks: argmin or argmax, the first in
