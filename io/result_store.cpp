@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 #include "io/hdf5_check.h"
 #include "io/hdf5_tree.h"
 
@@ -45,12 +46,6 @@ std::string csv_field(const nlohmann::json& value) {
     quoted += c;
   }
   return quoted + "\"";
-}
-
-void commit(const std::string& temporary, const std::string& path) {
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) throw RuntimeError(fmt::format("{}: cannot rename {} into place: {}", path, temporary, ec.message()));
 }
 
 void write_string_attribute(hid_t object, const std::string& name, const std::string& value) {
@@ -127,7 +122,7 @@ void write_relatedness_csv(const std::string& path, const std::vector<nlohmann::
     out.flush();
     if (!out) throw RuntimeError(fmt::format("{}: write failed", temporary));
   }
-  commit(temporary, path);
+  rename_into_place(temporary, path);
 }
 
 void write_relatedness_h5(const std::string& path, const MatrixAxes& axes, const std::vector<nlohmann::json>& records,
@@ -208,7 +203,7 @@ void write_relatedness_h5(const std::string& path, const MatrixAxes& axes, const
     }
     TASKREL_HDF5_CHECK(H5Fflush(root, H5F_SCOPE_GLOBAL));
   }
-  commit(temporary, path);
+  rename_into_place(temporary, path);
 }
 
 }  // namespace taskrel::io

@@ -9,6 +9,7 @@
 
 #include "bundled_zoo/cnn_network.h"
 #include "core/error.h"
+#include "io/atomic_file.h"
 
 namespace taskrel::bundled_zoo {
 namespace {
@@ -123,7 +124,7 @@ CnnEncoder CnnEncoder::load(const std::string& path, int width) {
 void CnnEncoder::save(const std::string& path) const {
   const std::string temporary = path + ".part";
   torch::save(network_->body, temporary);
-  std::filesystem::rename(temporary, path);
+  io::rename_into_place(temporary, path);
 }
 
 double CnnEncoder::train_on_source(const ImageSplit& train, const ImageSplit& test, int num_classes,

@@ -19,6 +19,7 @@
 #include "bundled_zoo/fashion_tasks.h"
 #include "bundled_zoo/zoo_presets.h"
 #include "core/error.h"
+#include "io/atomic_file.h"
 #include "io/embedding_store.h"
 #include "io/idx.h"
 
@@ -61,16 +62,6 @@ void append_line(const fs::path& path, const std::string& line) {
   const bool ok = std::fputs((line + "\n").c_str(), file) >= 0 && std::fflush(file) == 0 && fsync(fileno(file)) == 0;
   std::fclose(file);
   if (!ok) throw RuntimeError(fmt::format("{}: writing the journal failed", path.string()));
-}
-
-void write_atomically(const fs::path& path, const std::string& content) {
-  const fs::path temporary = path.string() + ".part";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << content;
-    if (!out.flush()) throw RuntimeError(fmt::format("{}: cannot write", temporary.string()));
-  }
-  fs::rename(temporary, path);
 }
 
 std::string duration(double seconds) {
@@ -278,7 +269,7 @@ ZooBuildReport build_zoo(const ZooBuildOptions& options) {
     report.already_complete = true;
     return report;
   }
-  write_atomically(dir / "zoo.json", describe(preset, options, journal).dump(2) + "\n");
+  io::write_file_atomically((dir / "zoo.json").string(), describe(preset, options, journal).dump(2) + "\n");
   spdlog::info("building the {} zoo in {}: {} encoders x {} targets, {} of {} units cached", preset.name,
                dir.string(), encoders, targets, done, report.units_total);
 
@@ -356,8 +347,8 @@ ZooBuildReport build_zoo(const ZooBuildOptions& options) {
     }
   }
 
-  write_atomically(csv_path, finetune_csv(preset, journal));
-  write_atomically(dir / "zoo.json", describe(preset, options, journal).dump(2) + "\n");
+  io::write_file_atomically(csv_path.string(), finetune_csv(preset, journal));
+  io::write_file_atomically((dir / "zoo.json").string(), describe(preset, options, journal).dump(2) + "\n");
   report.units_done = progress.done_now();
   report.seconds = progress.elapsed();
   spdlog::info("zoo built in {}: {} ({} units computed), {} and {}", duration(report.seconds), dir.string(),

@@ -1,9 +1,7 @@
 // `taskrel correlate`: the paper's correlation tables from the results of
 // `taskrel matrix` and a CSV of fine-tuning accuracies (correlation/correlate.h).
 // Not an MPI job: rank 0 does the work and prints; other ranks only exit.
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -12,6 +10,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "correlation/correlate.h"
+#include "io/atomic_file.h"
 
 namespace taskrel::cli {
 
@@ -66,24 +65,6 @@ struct CorrelateCliOptions {
   }
 };
 
-// Written to a temporary name and renamed, so a reader never sees a partial file.
-void write_file(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::binary);
-    if (!file) throw InputError(fmt::format("{}: cannot write the output file", path));
-    file << text;
-    file.close();
-    if (!file) {
-      std::remove(temporary.c_str());
-      throw RuntimeError(fmt::format("{}: write failed", path));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) throw RuntimeError(fmt::format("{}: rename failed: {}", path, error.message()));
-}
-
 int run_correlate(const CorrelateCliOptions& o, MpiCommunicator& world) {
   if (world.rank() != 0) return kExitSuccess;
   const auto extension = std::filesystem::path(o.output).extension().string();
@@ -105,7 +86,7 @@ int run_correlate(const CorrelateCliOptions& o, MpiCommunicator& world) {
   const auto report = correlation::correlate(scores, accuracy, options);
 
   if (!o.output.empty())
-    write_file(o.output, extension == ".json" ? correlation::report_json(report).dump(2) + "\n"
+    io::write_file_atomically(o.output, extension == ".json" ? correlation::report_json(report).dump(2) + "\n"
                                               : correlation::report_csv(report));
   if (o.json) {
     std::cout << correlation::report_json(report).dump(2) << std::endl;

@@ -275,6 +275,10 @@ class CorrelateTest(unittest.TestCase):
         s, a = self.write(scores, accuracy)
         out = os.path.join(self.dir, "never.json")
         base = ["--scores", s, "--accuracy", a, "--output", out]
+        # An output file in a folder that does not exist: named, exit 2, nothing written.
+        unwritable = os.path.join(self.dir, "no_such_folder", "r.json")
+        self.assert_input_error(correlate("--scores", s, "--accuracy", a, "--output", unwritable, check=False),
+                                unwritable, "cannot write")
         # Mismatched keys, both ways, named with both files.
         extra = pd.concat([accuracy.iloc[1:], pd.DataFrame([{"encoder": "ghost", "target": "t1", "accuracy": 0.5}])])
         extra.to_csv(a, index=False)

@@ -1,0 +1,20 @@
+// Files that readers never see half written: the content goes to a
+// temporary name beside the file and is renamed over it (atomic on POSIX), so
+// a killed process leaves the old file or the whole new one. The temporary
+// is `path + ".tmp"`.
+#pragma once
+
+#include <string>
+
+namespace taskrel::io {
+
+// Writes `text` to `path` through its temporary. InputError when the
+// temporary cannot be created (a missing or read-only folder: the path the
+// user gave), RuntimeError naming the file when writing or renaming fails;
+// no temporary is left behind either way.
+void write_file_atomically(const std::string& path, const std::string& text);
+
+// Renames a finished temporary over `path`; RuntimeError naming both on failure.
+void rename_into_place(const std::string& temporary, const std::string& path);
+
+}  // namespace taskrel::io
