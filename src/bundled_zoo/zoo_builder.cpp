@@ -19,6 +19,7 @@
 #include "bundled_zoo/fashion_tasks.h"
 #include "bundled_zoo/zoo_presets.h"
 #include "core/error.h"
+#include "core/progress_text.h"
 #include "io/atomic_file.h"
 #include "io/embedding_store.h"
 #include "io/idx.h"
@@ -64,11 +65,6 @@ void append_line(const fs::path& path, const std::string& line) {
   if (!ok) throw RuntimeError(fmt::format("{}: writing the journal failed", path.string()));
 }
 
-std::string duration(double seconds) {
-  const auto s = static_cast<long>(seconds + 0.5);
-  return s >= 60 ? fmt::format("{}m{:02d}s", s / 60, s % 60) : fmt::format("{}s", s);
-}
-
 // One line per finished unit; ETA from this run's pace (cached units are free).
 class Progress {
  public:
@@ -78,16 +74,14 @@ class Progress {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
     const double per_unit = elapsed / std::max(1, done_ - start_done_);
     clear_bar();
-    spdlog::info("[{}/{}] {} (elapsed {}, ETA {})", done_, total_, what, duration(elapsed),
-                 duration(per_unit * (total_ - done_)));
+    spdlog::info("[{}/{}] {} (elapsed {}, ETA {})", done_, total_, what, duration_text(elapsed),
+                 duration_text(per_unit * (total_ - done_)));
   }
   // A live bar for long units, only on a terminal (batch logs get the lines).
   void step(const std::string& what, std::int64_t step, std::int64_t steps) {
     if (!tty_ || (step % 10 != 0 && step != steps)) return;
-    const int width = 30;
-    const int filled = static_cast<int>(width * step / std::max<std::int64_t>(1, steps));
-    std::fprintf(stderr, "\r  %s [%s%s] %lld/%lld", what.c_str(), std::string(filled, '#').c_str(),
-                 std::string(width - filled, '.').c_str(), static_cast<long long>(step),
+    std::fprintf(stderr, "\r  %s %s %lld/%lld", what.c_str(),
+                 progress_bar(step, std::max<std::int64_t>(1, steps)).c_str(), static_cast<long long>(step),
                  static_cast<long long>(steps));
     std::fflush(stderr);
     bar_shown_ = true;
@@ -351,7 +345,7 @@ ZooBuildReport build_zoo(const ZooBuildOptions& options) {
   io::write_file_atomically((dir / "zoo.json").string(), describe(preset, options, journal).dump(2) + "\n");
   report.units_done = progress.done_now();
   report.seconds = progress.elapsed();
-  spdlog::info("zoo built in {}: {} ({} units computed), {} and {}", duration(report.seconds), dir.string(),
+  spdlog::info("zoo built in {}: {} ({} units computed), {} and {}", duration_text(report.seconds), dir.string(),
                report.units_done, store_path.string(), csv_path.string());
   return report;
 }

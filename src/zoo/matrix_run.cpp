@@ -18,6 +18,7 @@
 
 #include "comm/mpi_check.h"
 #include "core/error.h"
+#include "core/progress_text.h"
 #include "io/result_store.h"
 #include "ot/sinkhorn.h"
 #include "zoo/journal.h"
@@ -143,14 +144,6 @@ class TaskCache {
 };
 
 // ---- progress ----------------------------------------------------------------------------
-std::string duration_text(double seconds) {
-  if (!(seconds >= 0) || seconds > 1e8) return "?";
-  const long long s = static_cast<long long>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, static_cast<int>((s % 3600) / 60));
-  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, static_cast<int>(s % 60));
-  return fmt::format("{}s", s);
-}
-
 // World rank 0 shows progress from a plain thread (no MPI calls in it): a
 // live bar on a terminal, a log line every progress_seconds (or every
 // progress_triples triples) otherwise.
@@ -199,10 +192,7 @@ class Progress {
         fmt::format("{}/{} triples ({} earlier), {:.1f} triples/h, elapsed {}, ETA {}", count + previous_, all,
                     previous_, per_hour, duration_text(elapsed), count == total_ ? "0s" : duration_text(eta));
     if (terminal_) {
-      constexpr int kWidth = 30;
-      const int filled = all > 0 ? static_cast<int>(kWidth * (count + previous_) / all) : kWidth;
-      std::fprintf(stderr, "\r[%s%s] %s   ", std::string(filled, '#').c_str(),
-                   std::string(kWidth - filled, '.').c_str(), status.c_str());
+      std::fprintf(stderr, "\r%s %s   ", progress_bar(count + previous_, all).c_str(), status.c_str());
       if (final) std::fprintf(stderr, "\n");
       std::fflush(stderr);
     } else {
