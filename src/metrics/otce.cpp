@@ -14,44 +14,17 @@
 // follow-up F-OTCE does) for `otce`, and `ot_nce` = -H_CE likewise: with this
 // ground cost the two coincide; W is returned beside them for inspection.
 // Large tasks: each side is capped at a stratified subsample of
-// `max_points_per_side` rows, deterministic for the seed.
+// `max_points_per_side` rows (core/stratified_sampling.h), deterministic for the seed.
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <random>
 
+#include "core/stratified_sampling.h"
 #include "metrics/estimators.h"
 #include "ot/exact_emd.h"
 
 namespace taskrel::metrics {
 namespace {
-
-// Sorted row indices: all rows, or per class its share of `cap` (>= 1).
-std::vector<std::int64_t> stratified_rows(const Labels& labels, std::int64_t classes, std::int64_t cap,
-                                          std::mt19937_64& rng) {
-  const auto n = static_cast<std::int64_t>(labels.size());
-  std::vector<std::int64_t> rows;
-  if (n <= cap) {
-    rows.resize(n);
-    std::iota(rows.begin(), rows.end(), 0);
-    return rows;
-  }
-  std::vector<std::vector<std::int64_t>> by_class(classes);
-  for (std::int64_t i = 0; i < n; ++i) by_class[labels[i]].push_back(i);
-  for (auto& members : by_class) {
-    if (members.empty()) continue;
-    const auto share = std::max<std::int64_t>(
-        1, std::llround(static_cast<double>(cap) * static_cast<double>(members.size()) / static_cast<double>(n)));
-    // Partial Fisher-Yates with an explicit draw, so every platform picks the same rows.
-    for (std::int64_t j = 0; j < std::min<std::int64_t>(share, members.size()); ++j) {
-      const auto remaining = static_cast<std::uint64_t>(members.size() - j);
-      std::swap(members[j], members[j + static_cast<std::int64_t>(rng() % remaining)]);
-      rows.push_back(members[j]);
-    }
-  }
-  std::sort(rows.begin(), rows.end());
-  return rows;
-}
 
 std::vector<float> float_rows(const Matrix& x, const std::vector<std::int64_t>& rows) {
   std::vector<float> values(rows.size() * x.cols());
@@ -67,8 +40,8 @@ OtConditionalEntropy ot_conditional_entropy(const Matrix& reference_features, co
                                             const Labels& target_labels, std::int64_t target_classes,
                                             std::int64_t max_points_per_side, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  const auto reference_rows = stratified_rows(reference_labels, reference_classes, max_points_per_side, rng);
-  const auto target_rows = stratified_rows(target_labels, target_classes, max_points_per_side, rng);
+  const auto reference_rows = stratified_sample(reference_labels, reference_classes, max_points_per_side, rng);
+  const auto target_rows = stratified_sample(target_labels, target_classes, max_points_per_side, rng);
   const auto reference_points = float_rows(reference_features, reference_rows);
   const auto target_points = float_rows(target_features, target_rows);
   const auto d = reference_features.cols();

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/stratified_sampling.h"  // class_counts, stratified_fraction, stratified_sample
+
 namespace taskrel::transfer {
 
 struct Split {
@@ -38,19 +40,6 @@ TaskData load_task(const std::string& store_path, const std::string& encoder, co
 // Subtracts the train mean and divides by the train std (std 0 -> 1) in both
 // splits, recording the statistics.
 void standardize(TaskData& task);
-
-// Class counts of labels in [0, classes).
-std::vector<std::int64_t> class_counts(const std::vector<std::int64_t>& labels, std::int64_t classes);
-
-// A stratified sample of about `fraction` of the rows (at least one per
-// non-empty class), deterministic for the rng state; indices sorted.
-std::vector<std::int64_t> stratified_fraction(const std::vector<std::int64_t>& labels, std::int64_t classes,
-                                              double fraction, std::mt19937_64& rng);
-
-// A stratified sample of `size` rows (per class in proportion, at least one
-// per non-empty class); all rows when size >= rows. Indices sorted.
-std::vector<std::int64_t> stratified_sample(const std::vector<std::int64_t>& labels, std::int64_t classes,
-                                            std::int64_t size, std::mt19937_64& rng);
 
 // The rows `index` of a split.
 Split take_rows(const Split& split, const std::vector<std::int64_t>& index);
