@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
         const Run r = run(world, x, y, n, n, dim, v.storage, GemmPrecision::kFloat32, v.band, -1, iterations);
         const double bytes = 2.0 * n * n * (v.storage == GpuStorage::kFloat32 ? 4.0 : 2.0);
         std::printf("%-8lld %-9s %-6s %-12s %10.3f %10.3f %12.0f %16.8g %10.3g%s\n", static_cast<long long>(n),
-                    to_string(v.storage), "fp32",
+                    enum_name(v.storage), "fp32",
                     (std::string(v.band_name) + (v.band ? "(" + std::to_string(v.band) + ")" : "")).c_str(),
                     r.result.setup_seconds, r.ms_per_iteration, bytes / (r.ms_per_iteration * 1e-3) / 1e9,
                     r.result.transport_cost, r.result.marginal_error, r.result.cost_stored ? "" : " (online)");
@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
       for (auto gemm : {GemmPrecision::kTf32, GemmPrecision::kBFloat16}) {
         const Run r = run(world, x, y, n, n, dim, GpuStorage::kFloat16, gemm, 0, -1, iterations);
         std::printf("%-8lld %-9s %-6s %-12s %10.3f %10.3f %12s %16.8g %10.3g\n", static_cast<long long>(n), "float16",
-                    to_string(gemm), "all", r.result.setup_seconds, r.ms_per_iteration, "-", r.result.transport_cost,
+                    enum_name(gemm), "all", r.result.setup_seconds, r.ms_per_iteration, "-", r.result.transport_cost,
                     r.result.marginal_error);
         std::fflush(stdout);
       }
@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
       for (auto gemm : {GemmPrecision::kBFloat16, GemmPrecision::kTf32}) {
         const Run r = run(world, x, y, online, online, dim, GpuStorage::kFloat16, gemm, 0, 0, online_iterations);
         std::printf("%-8lld %-9s %-6s %-12s %10.3f %10.3f %12s %16.8g %10.3g%s\n", static_cast<long long>(online),
-                    "float16", to_string(gemm), "online", r.result.setup_seconds, r.ms_per_iteration, "-",
+                    "float16", enum_name(gemm), "online", r.result.setup_seconds, r.ms_per_iteration, "-",
                     r.result.transport_cost, r.result.marginal_error, r.result.cost_stored ? " (stored?)" : " (online)");
         std::fflush(stdout);
       }

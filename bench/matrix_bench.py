@@ -36,7 +36,7 @@ def main():
     a = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="taskrel_matrix_bench_")
     store = os.path.join(tmp, "store.h5")
-    subprocess.run([sys.executable, os.path.join(ROOT, "tests", "zoo", "make_zoo.py"), store, "--encoders",
+    subprocess.run([sys.executable, os.path.join(ROOT, "tests", "matrix", "make_zoo.py"), store, "--encoders",
                     str(a.encoders), "--datasets", str(a.datasets), "--n", str(a.n), "--d", str(a.d), "--k", str(a.k)],
                    check=True)
     triples = a.encoders * a.datasets * (a.datasets - 1)

@@ -9,7 +9,9 @@
 
 #include "core/error.h"
 #include "io/hdf5_check.h"
-#include "comm/mpi_check.h"
+#ifdef TASKREL_PARALLEL_HDF5
+#include "comm/mpi_communicator.h"
+#endif
 #include "io/hdf5_tree.h"
 
 namespace taskrel::io {
@@ -32,12 +34,6 @@ struct DatasetMeta {
 
 using Tree = std::map<std::string, std::map<std::string, DatasetMeta>>;
 
-// The reader takes the communicator by const reference (reading does not
-// change it), so reductions go through the native handle.
-void all_reduce(const MpiCommunicator& comm, long long* data, std::size_t count, MPI_Op op) {
-  TASKREL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_LONG_LONG, op, comm.native()));
-}
-
 constexpr long long kNone = std::numeric_limits<long long>::max();
 
 std::string float_dtype_name(std::size_t bytes) {
@@ -54,7 +50,7 @@ struct EmbeddingStoreReader::State {
   std::string path;
   Hid file;
   bool mpio = false;  // opened with the MPI-IO driver on `comm`
-  const MpiCommunicator* comm = nullptr;
+  Communicator* comm = nullptr;
   Tree tree;
   mutable bool last_collective = false;
 
@@ -62,7 +58,7 @@ struct EmbeddingStoreReader::State {
     throw InputError(fmt::format("{}: {}: {}", path, hdf5_path, what));
   }
 
-  void open(const std::string& store_path, const MpiCommunicator* on) {
+  void open(const std::string& store_path, Communicator* on) {
     path = store_path;
     comm = on;
     silence_hdf5_errors();
@@ -71,8 +67,9 @@ struct EmbeddingStoreReader::State {
       throw InputError(fmt::format("{}: not an HDF5 file (or its superblock is corrupt)", path));
     Hid fapl(TASKREL_HDF5_CHECK(H5Pcreate(H5P_FILE_ACCESS)), H5Pclose);
 #ifdef TASKREL_PARALLEL_HDF5
-    if (comm != nullptr) {
-      TASKREL_HDF5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm->native(), MPI_INFO_NULL));
+    // MPI-IO needs the MPI communicator itself; a transport without one reads independently.
+    if (comm != nullptr && comm->mpi_host() != nullptr) {
+      TASKREL_HDF5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm->mpi_host()->native(), MPI_INFO_NULL));
       mpio = true;
     }
 #endif
@@ -278,7 +275,7 @@ EmbeddingStoreReader::EmbeddingStoreReader(const std::string& path) : state_(std
   state_->open(path, nullptr);
 }
 
-EmbeddingStoreReader::EmbeddingStoreReader(const std::string& path, const MpiCommunicator& comm)
+EmbeddingStoreReader::EmbeddingStoreReader(const std::string& path, Communicator& comm)
     : state_(std::make_unique<State>()) {
   state_->open(path, &comm);
 }
@@ -377,7 +374,7 @@ EmbeddingBlock EmbeddingStoreReader::read_rows(const std::string& e, const std::
 }
 
 EmbeddingBlock EmbeddingStoreReader::read_shard(const std::string& e, const std::string& d, const std::string& s,
-                                                const MpiCommunicator& comm) const {
+                                                Communicator& comm) const {
   const SplitMeta& m = state_->meta(e, d, s);
   const RowBlock block = shard_rows(m.rows, comm.rank(), comm.size());
   EmbeddingBlock out = state_->read(e, d, s, block, state_->mpio && state_->comm == &comm);
@@ -387,14 +384,14 @@ EmbeddingBlock EmbeddingStoreReader::read_shard(const std::string& e, const std:
   long long bad_label = 0;
   state_->find_bad_rows(out, m.num_classes, &bad[0], &bad[1], &bad_label);
   const long long mine = bad[1];
-  all_reduce(comm, bad, 2, MPI_MIN);
+  comm.all_reduce(bad, 2, ReduceOp::kMin);
   long long label_of_first = (mine != kNone && mine == bad[1]) ? bad_label : 0;
-  all_reduce(comm, &label_of_first, 1, MPI_SUM);
+  comm.all_reduce(&label_of_first, 1, ReduceOp::kSum);
   state_->report_bad_rows(split_path(e, d, s), m.num_classes, bad[0], bad[1], label_of_first);
 
   std::vector<long long> counts(static_cast<std::size_t>(m.num_classes), 0);
   for (auto label : out.labels) ++counts[static_cast<std::size_t>(label)];
-  all_reduce(comm, counts.data(), counts.size(), MPI_SUM);
+  comm.all_reduce(counts.data(), counts.size(), ReduceOp::kSum);
   state_->report_empty_classes(split_path(e, d, s), m, counts);
   return out;
 }

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "comm/mpi_communicator.h"
+#include "comm/communicator.h"
 #include "comm/row_blocks.h"
 
 namespace taskrel::io {
@@ -59,7 +59,7 @@ class EmbeddingStoreReader {
   // Collective over `comm`: with parallel HDF5 the file is opened with the
   // MPI-IO driver so read_shard can read collectively. `comm` must outlive
   // the reader.
-  EmbeddingStoreReader(const std::string& path, const MpiCommunicator& comm);
+  EmbeddingStoreReader(const std::string& path, Communicator& comm);
   ~EmbeddingStoreReader();
   EmbeddingStoreReader(EmbeddingStoreReader&&) noexcept;
   EmbeddingStoreReader& operator=(EmbeddingStoreReader&&) noexcept;
@@ -93,7 +93,7 @@ class EmbeddingStoreReader {
   // (NaN/Inf, label range, empty classes) is global: every rank throws the
   // same InputError.
   EmbeddingBlock read_shard(const std::string& encoder, const std::string& dataset, const std::string& split,
-                            const MpiCommunicator& comm) const;
+                            Communicator& comm) const;
 
   // Whether the most recent read on this rank used collective MPI-IO for
   // both embeddings and labels (always false with serial HDF5).

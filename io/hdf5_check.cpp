@@ -1,7 +1,7 @@
 // See hdf5_check.h.
 #include "io/hdf5_check.h"
 
-#include "comm/mpi_communicator.h"
+#include "comm/communicator.h"
 #include "core/error.h"
 
 namespace taskrel::io {

@@ -37,7 +37,7 @@ if [ "$sanitize" = 1 ]; then
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # Tests labelled `accuracy` (comparisons with POT) and `slurm` (the batch
-  # scripts around the same matrix run that zoo_matrix covers) ran in the
+  # scripts around the same matrix run that matrix_run covers) ran in the
   # Release pass; under ASan they only cost time.
   run_suite build-sanitize "-LE accuracy|slurm" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKREL_SANITIZE=ON
 fi

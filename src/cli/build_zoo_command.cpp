@@ -1,11 +1,11 @@
 // `taskrel build-zoo`: builds the bundled Fashion-MNIST encoder zoo (encoders
 // trained with LibTorch, their embeddings of every task, and the fine-tuned
 // accuracy of every encoder on every target). Cached and resumable: see
-// src/bundled_zoo/zoo_builder.h. One process: the training uses LibTorch's
+// src/fmnist_zoo/zoo_builder.h. One process: the training uses LibTorch's
 // threads, not MPI ranks.
 #include <spdlog/spdlog.h>
 
-#include "bundled_zoo/zoo_builder.h"
+#include "fmnist_zoo/zoo_builder.h"
 #include "cli/commands.h"
 #include "core/error.h"
 
@@ -13,7 +13,7 @@ namespace taskrel::cli {
 namespace {
 
 struct BuildZooOptions {
-  bundled_zoo::ZooBuildOptions zoo;
+  fmnist_zoo::ZooBuildOptions zoo;
 
   void add_to(CLI::App& c) {
     c.add_option("--out", zoo.out_dir, "Directory of the zoo (store.h5, finetune.csv, zoo.json, encoders/)")
@@ -37,7 +37,7 @@ int run_build_zoo(const BuildZooOptions& options, MpiCommunicator& world) {
     throw InputError(fmt::format("build-zoo runs as one process (it uses LibTorch threads, not MPI ranks); run it "
                                  "without mpiexec, not with {} ranks",
                                  world.size()));
-  bundled_zoo::build_zoo(options.zoo);
+  fmnist_zoo::build_zoo(options.zoo);
   return kExitSuccess;
 }
 

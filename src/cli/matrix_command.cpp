@@ -1,12 +1,13 @@
 // `taskrel matrix JOB.toml`: the relatedness of every (encoder, reference,
-// target) triple of a job spec, under mpiexec or srun (src/zoo).
+// target) triple of a job spec, under mpiexec or srun (src/matrix).
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/option_flags.h"
 #include "core/error.h"
-#include "zoo/job_spec.h"
-#include "zoo/matrix_run.h"
+#include "matrix/job_spec.h"
+#include "matrix/matrix_run.h"
 
 namespace taskrel::cli {
 
@@ -21,7 +22,7 @@ struct MatrixCliOptions {
   std::string output;
   std::string store;
   std::vector<std::string> encoders;
-  std::string device;
+  std::optional<ot::Device> device;
 
   void add_to(CLI::App& c) {
     c.add_option("job", job, "Job spec (TOML; see jobs/fmnist.toml)")->required();
@@ -36,10 +37,9 @@ struct MatrixCliOptions {
     c.add_option("--store", store, "Embedding store, file or directory (overrides the job's `store`)");
     c.add_option("--encoder", encoders,
                  "Only these encoders of the job (repeatable; for array jobs: skips the final collect)");
-    c.add_option("--device", device,
-                 "Where the OT solves run: cpu or cuda (overrides the job's `device`; default: cuda when built with "
-                 "it and a GPU is visible)")
-        ->check(CLI::IsMember({"cpu", "cuda"}));
+    add_enum_flag(c, "--device", device,
+                  "Where the OT solves run (overrides the job's `device`; default: cuda when built with it and a GPU "
+                  "is visible)");
     c.footer(
         "Exit codes: 0 all triples done; 1 runtime failure; 2 bad job spec or input (nothing computed); "
         "3 stopped by SIGTERM/SIGUSR1 (journal consistent: rerun or requeue to resume); "
@@ -48,24 +48,24 @@ struct MatrixCliOptions {
 };
 
 int run(const MatrixCliOptions& o, MpiCommunicator& world) {
-  zoo::JobOverrides overrides;
+  matrix::JobOverrides overrides;
   overrides.output = o.output;
   overrides.store = o.store;
   overrides.encoders = o.encoders;
   overrides.device = o.device;
-  const zoo::JobSpec spec = zoo::parse_job_spec(o.job, overrides);
+  const matrix::JobSpec spec = matrix::parse_job_spec(o.job, overrides);
   if (o.list_encoders) {
     if (world.rank() == 0)
       for (const auto& encoder : spec.encoders) std::cout << encoder << "\n";
     std::cout.flush();
     return kExitSuccess;
   }
-  zoo::MatrixRunOptions options;
+  matrix::MatrixRunOptions options;
   options.collect_only = o.collect;
   options.restart = o.restart;
   options.fail_fast = o.fail_fast;
   options.collect = o.encoders.empty();
-  return zoo::run_matrix(world, spec, options);
+  return matrix::run_matrix(world, spec, options);
 }
 
 }  // namespace

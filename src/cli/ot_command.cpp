@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/option_flags.h"
 #include "comm/row_blocks.h"
 #include "core/error.h"
 #include "io/embedding_store.h"
@@ -32,7 +33,7 @@ struct OtOptions {
   std::string target;
   std::string source_weights;
   std::string target_weights;
-  std::string cost = "euclidean";
+  ot::GroundCost cost = ot::GroundCost::kEuclidean;
   double epsilon = 0.05;
   bool absolute_epsilon = false;
   double tolerance = 1e-6;
@@ -41,11 +42,11 @@ struct OtOptions {
   double rho = std::numeric_limits<double>::infinity();
   double rho_source = std::numeric_limits<double>::infinity();
   double rho_target = std::numeric_limits<double>::infinity();
-  std::string precision = "float32";
+  ot::Precision precision = ot::Precision::kFloat32;
   double memory_budget_gib = 4.0;
-  std::string device;  // empty: cuda when built with it and a GPU is visible, else cpu
-  std::string gpu_storage = "float16";
-  std::string gemm_precision = "float32";
+  std::optional<ot::Device> device;  // unset: cuda when built with it and a GPU is visible, else cpu
+  ot::GpuStorage gpu_storage = ot::GpuStorage::kFloat16;
+  ot::GemmPrecision gemm_precision = ot::GemmPrecision::kFloat32;
   bool no_nccl = false;
   bool exact = false;
   bool json = false;
@@ -58,7 +59,7 @@ struct OtOptions {
     command.add_option("--target", target, "Target points Y, in the same forms (read by every rank)")->required();
     command.add_option("--source-weights", source_weights, "Source masses a (.npy, n); default uniform");
     command.add_option("--target-weights", target_weights, "Target masses b (.npy, m); default uniform");
-    command.add_option("--cost", cost, "Ground cost")->check(CLI::IsMember({"euclidean", "sqeuclidean"}))->capture_default_str();
+    add_enum_flag(command, "--cost", cost, "Ground cost");
     command.add_option("--epsilon", epsilon, "Entropic regularisation, relative to the mean cost unless --absolute-epsilon")
         ->capture_default_str();
     command.add_flag("--absolute-epsilon", absolute_epsilon, "Read --epsilon as an absolute value");
@@ -69,18 +70,14 @@ struct OtOptions {
     command.add_option("--rho", rho, "KL penalty on both marginals (unbalanced OT); default: balanced");
     command.add_option("--rho-source", rho_source, "KL penalty on the source marginal only (semi-relaxed)");
     command.add_option("--rho-target", rho_target, "KL penalty on the target marginal only (semi-relaxed)");
-    command.add_option("--precision", precision, "Stored cost and exponentials")
-        ->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
+    add_enum_flag(command, "--precision", precision, "Stored cost and exponentials");
     command.add_option("--memory-budget", memory_budget_gib, "GiB per rank for a stored cost block (else recomputed)")
         ->capture_default_str();
-    command.add_option("--device", device,
-                       "Where Sinkhorn runs: cpu or cuda (default: cuda when built with it and a GPU is visible)")
-        ->check(CLI::IsMember({"cpu", "cuda"}));
-    command.add_option("--gpu-storage", gpu_storage,
-                       "--device cuda: stored cost precision (16-bit: relative error <= 2^-11 float16, 2^-8 bfloat16)")
-        ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))->capture_default_str();
-    command.add_option("--gemm-precision", gemm_precision, "--device cuda: GEMM of the cost (float32, tf32, bfloat16)")
-        ->check(CLI::IsMember({"float32", "tf32", "bfloat16"}))->capture_default_str();
+    add_enum_flag(command, "--device", device,
+                  "Where Sinkhorn runs (default: cuda when built with it and a GPU is visible)");
+    add_enum_flag(command, "--gpu-storage", gpu_storage,
+                  "--device cuda: stored cost precision (16-bit: relative error <= 2^-11 float16, 2^-8 bfloat16)");
+    add_enum_flag(command, "--gemm-precision", gemm_precision, "--device cuda: GEMM of the cost");
     command.add_flag("--no-nccl", no_nccl,
                      "--device cuda on several ranks: all-reduce through MPI on the host instead of NCCL "
                      "(lets ranks share a GPU)");
@@ -221,9 +218,9 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
   out["n"] = x.total_rows;
   out["m"] = y.total_rows;
   out["dim"] = x.dim;
-  out["ground_cost"] = options.cost;
+  out["ground_cost"] = enum_name(options.cost);
   out["ranks"] = world.size();
-  const ot::GroundCost ground = ot::parse_ground_cost(options.cost);
+  const ot::GroundCost ground = options.cost;
 
   if (options.exact) {
     if (!balanced) throw InputError("--exact solves balanced problems only (drop --rho*)");
@@ -253,13 +250,13 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
     solver.rho_source = std::isinf(options.rho_source) ? options.rho : options.rho_source;
     solver.rho_target = std::isinf(options.rho_target) ? options.rho : options.rho_target;
     solver.cost = ground;
-    solver.precision = ot::parse_precision(options.precision);
+    solver.precision = options.precision;
     solver.memory_budget_bytes = static_cast<std::int64_t>(options.memory_budget_gib * (1ull << 30));
-    solver.device = options.device.empty() ? ot::default_device() : ot::parse_device(options.device);
-    solver.gpu.storage = ot::parse_gpu_storage(options.gpu_storage);
-    solver.gpu.gemm = ot::parse_gemm_precision(options.gemm_precision);
+    solver.device = options.device.value_or(ot::default_device());
+    solver.gpu.storage = options.gpu_storage;
+    solver.gpu.gemm = options.gemm_precision;
     if (solver.device == ot::Device::kCuda && solver.precision == ot::Precision::kFloat64) {
-      if (!options.device.empty())
+      if (options.device)
         throw InputError("--precision float64 is CPU-only (the CUDA backend stores float32/float16/bfloat16 costs)");
       solver.device = ot::Device::kCpu;  // the default device yields to an explicit float64
     }
@@ -296,12 +293,12 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
     out["converged"] = result.converged;
     out["transported_mass"] = result.transported_mass;
     out["cost_stored"] = result.cost_stored;
-    out["precision"] = options.precision;
-    out["device"] = ot::to_string(result.device);
+    out["precision"] = enum_name(options.precision);
+    out["device"] = enum_name(result.device);
     out["all_reduce"] = device_comm ? "nccl" : (world.size() > 1 ? "mpi" : "none");
     if (result.device == ot::Device::kCuda) {
-      out["gpu_storage"] = options.gpu_storage;
-      out["gemm_precision"] = options.gemm_precision;
+      out["gpu_storage"] = enum_name(options.gpu_storage);
+      out["gemm_precision"] = enum_name(options.gemm_precision);
     }
     out["exact_column_fallbacks"] = result.exact_column_fallbacks;
     out["setup_seconds"] = result.setup_seconds;
@@ -339,7 +336,7 @@ int run_ot(const OtOptions& options, MpiCommunicator& world) {
       std::cout << out.dump(2) << std::endl;
     } else {
       std::cout << fmt::format("{} OT between {} and {} points (d = {}, {} cost, {} rank{})\n",
-                               out["method"].get<std::string>(), x.total_rows, y.total_rows, x.dim, options.cost,
+                               out["method"].get<std::string>(), x.total_rows, y.total_rows, x.dim, enum_name(options.cost),
                                world.size(), world.size() > 1 ? "s" : "");
       std::cout << fmt::format("  transport cost  {:.10g}\n", out["cost"].get<double>());
       if (!options.exact) {

@@ -1,6 +1,6 @@
 // The collective interface every distributed part of taskrel talks to.
 //
-// src/ot and src/transfer never call MPI directly: they receive a
+// src/ot and src/relatedness never call MPI directly: they receive a
 // Communicator. The MPI backend (mpi_communicator.h) is the host transport;
 // the NCCL backend for device buffers plugs in behind this same interface.
 // Every collective is called by all ranks of the communicator in the same
@@ -14,6 +14,8 @@
 #include <vector>
 
 namespace taskrel {
+
+class MpiCommunicator;
 
 enum class ReduceOp { kSum, kMax, kMin };
 
@@ -35,6 +37,11 @@ class Communicator {
   // Ranks with the same colour form a new communicator, ordered by key.
   virtual std::unique_ptr<Communicator> split(int color, int key) const = 0;
 
+  // The MPI communicator that carries this one's host collectives, for the
+  // libraries that need an MPI_Comm of their own (MPI-IO in parallel HDF5);
+  // nullptr when there is none.
+  virtual const MpiCommunicator* mpi_host() const { return nullptr; }
+
   // Convenience wrappers.
   double all_reduce_sum(double value);
   double all_reduce_max(double value);
@@ -44,5 +51,8 @@ class Communicator {
   }
   void broadcast_string(std::string& text, int root);
 };
+
+// World rank of this process, or 0 before MPI_Init; used in error messages.
+int world_rank_for_messages();
 
 }  // namespace taskrel

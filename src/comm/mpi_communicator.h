@@ -31,6 +31,7 @@ class MpiCommunicator final : public Communicator {
   void broadcast(void* data, std::size_t bytes, int root) override;
   void barrier() override;
   std::unique_ptr<Communicator> split(int color, int key) const override;
+  const MpiCommunicator* mpi_host() const override { return this; }
 
   // The native handle, for libraries that take an MPI_Comm (parallel HDF5).
   MPI_Comm native() const { return comm_; }
@@ -45,7 +46,5 @@ class MpiCommunicator final : public Communicator {
   int size_ = 1;
 };
 
-// World rank of this process, or 0 before MPI_Init; used in error messages.
-int world_rank_for_messages();
 
 }  // namespace taskrel

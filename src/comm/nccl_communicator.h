@@ -43,6 +43,7 @@ class NcclCommunicator final : public Communicator {
   void barrier() override { host_->barrier(); }
   // A new NCCL communicator over the split host communicator.
   std::unique_ptr<Communicator> split(int color, int key) const override;
+  const MpiCommunicator* mpi_host() const override { return host_->mpi_host(); }
 
   // In-place all-reduce of device memory, enqueued on `stream`.
   void all_reduce_device(double* device_data, std::size_t count, ReduceOp op, cudaStream_t stream);

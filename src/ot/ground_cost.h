@@ -2,21 +2,33 @@
 // `euclidean` (default; what the paper reports) or `sqeuclidean`.
 #pragma once
 
-#include <string>
+#include "core/enum_names.h"
 
 namespace taskrel::ot {
 
 enum class GroundCost { kEuclidean, kSquaredEuclidean };
 
-// Parses "euclidean" / "sqeuclidean"; throws InputError naming the value.
-GroundCost parse_ground_cost(const std::string& name);
-const char* to_string(GroundCost cost);
-
 // Precision of the stored cost and of the Sinkhorn exponentials. float32
 // halves memory traffic; its relative error per entry is ~6e-8 of the cost,
 // i.e. ~6e-8 * cost / epsilon in the exponent (documented in the README).
 enum class Precision { kFloat32, kFloat64 };
-Precision parse_precision(const std::string& name);
-const char* to_string(Precision precision);
 
 }  // namespace taskrel::ot
+
+namespace taskrel {
+
+template <>
+struct EnumNames<ot::GroundCost> {
+  static constexpr const char* what = "ground cost";
+  static constexpr EnumName<ot::GroundCost> names[] = {{ot::GroundCost::kEuclidean, "euclidean"},
+                                                       {ot::GroundCost::kSquaredEuclidean, "sqeuclidean"}};
+};
+
+template <>
+struct EnumNames<ot::Precision> {
+  static constexpr const char* what = "precision";
+  static constexpr EnumName<ot::Precision> names[] = {{ot::Precision::kFloat32, "float32"},
+                                                      {ot::Precision::kFloat64, "float64"}};
+};
+
+}  // namespace taskrel

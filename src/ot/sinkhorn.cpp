@@ -322,14 +322,6 @@ SinkhornResult solve_sinkhorn_cuda(Communicator& comm, PointCloudView x_local, c
 bool cuda_device_visible();
 #endif
 
-Device parse_device(const std::string& name) {
-  if (name == "cpu") return Device::kCpu;
-  if (name == "cuda") return Device::kCuda;
-  throw InputError(fmt::format("unknown device '{}' (expected cpu or cuda)", name));
-}
-
-const char* to_string(Device device) { return device == Device::kCuda ? "cuda" : "cpu"; }
-
 bool cuda_backend_built() {
 #ifdef TASKREL_WITH_CUDA
   return true;
@@ -347,38 +339,6 @@ bool cuda_device_available() {
 }
 
 Device default_device() { return cuda_device_available() ? Device::kCuda : Device::kCpu; }
-
-GpuStorage parse_gpu_storage(const std::string& name) {
-  if (name == "float32") return GpuStorage::kFloat32;
-  if (name == "float16") return GpuStorage::kFloat16;
-  if (name == "bfloat16") return GpuStorage::kBFloat16;
-  throw InputError(fmt::format("unknown GPU cost storage '{}' (expected float32, float16 or bfloat16)", name));
-}
-
-GemmPrecision parse_gemm_precision(const std::string& name) {
-  if (name == "float32") return GemmPrecision::kFloat32;
-  if (name == "tf32") return GemmPrecision::kTf32;
-  if (name == "bfloat16") return GemmPrecision::kBFloat16;
-  throw InputError(fmt::format("unknown GEMM precision '{}' (expected float32, tf32 or bfloat16)", name));
-}
-
-const char* to_string(GpuStorage storage) {
-  switch (storage) {
-    case GpuStorage::kFloat32: return "float32";
-    case GpuStorage::kFloat16: return "float16";
-    case GpuStorage::kBFloat16: return "bfloat16";
-  }
-  return "?";
-}
-
-const char* to_string(GemmPrecision precision) {
-  switch (precision) {
-    case GemmPrecision::kFloat32: return "float32";
-    case GemmPrecision::kTf32: return "tf32";
-    case GemmPrecision::kBFloat16: return "bfloat16";
-  }
-  return "?";
-}
 
 SinkhornResult solve_sinkhorn(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
                               PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,

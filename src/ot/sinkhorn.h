@@ -48,8 +48,6 @@ namespace taskrel::ot {
 enum class EpsilonMode { kRelative, kAbsolute };
 
 enum class Device { kCpu, kCuda };
-Device parse_device(const std::string& name);  // "cpu" / "cuda"; InputError otherwise
-const char* to_string(Device device);
 bool cuda_backend_built();       // compiled with TASKREL_CUDA=ON
 bool cuda_device_available();    // built with CUDA and a GPU is visible to this process
 Device default_device();         // cuda when available, else cpu
@@ -67,10 +65,6 @@ enum class GpuStorage { kFloat32, kFloat16, kBFloat16 };
 // bfloat16 (inputs rounded to bf16, float32 accumulation: ~4e-3 of x.y; norms
 // are taken of the rounded vectors so that ||x - x|| stays 0).
 enum class GemmPrecision { kFloat32, kTf32, kBFloat16 };
-GpuStorage parse_gpu_storage(const std::string& name);        // float32 / float16 / bfloat16
-GemmPrecision parse_gemm_precision(const std::string& name);  // float32 / tf32 / bfloat16
-const char* to_string(GpuStorage storage);
-const char* to_string(GemmPrecision precision);
 
 struct GpuOptions {
   GpuStorage storage = GpuStorage::kFloat16;
@@ -142,3 +136,29 @@ SinkhornResult solve_sinkhorn(Communicator& comm, PointCloudView x_local,
                               const Potentials* warm_start = nullptr);
 
 }  // namespace taskrel::ot
+
+namespace taskrel {
+
+template <>
+struct EnumNames<ot::Device> {
+  static constexpr const char* what = "device";
+  static constexpr EnumName<ot::Device> names[] = {{ot::Device::kCpu, "cpu"}, {ot::Device::kCuda, "cuda"}};
+};
+
+template <>
+struct EnumNames<ot::GpuStorage> {
+  static constexpr const char* what = "GPU cost storage";
+  static constexpr EnumName<ot::GpuStorage> names[] = {{ot::GpuStorage::kFloat32, "float32"},
+                                                       {ot::GpuStorage::kFloat16, "float16"},
+                                                       {ot::GpuStorage::kBFloat16, "bfloat16"}};
+};
+
+template <>
+struct EnumNames<ot::GemmPrecision> {
+  static constexpr const char* what = "GEMM precision";
+  static constexpr EnumName<ot::GemmPrecision> names[] = {{ot::GemmPrecision::kFloat32, "float32"},
+                                                          {ot::GemmPrecision::kTf32, "tf32"},
+                                                          {ot::GemmPrecision::kBFloat16, "bfloat16"}};
+};
+
+}  // namespace taskrel

@@ -118,7 +118,7 @@ TEST(GpuSinkhorn, BalancedMatchesCpuForEveryPrecision) {
       gpu.tolerance = 1e-6;
       const SinkhornResult result = solve_sharded(world, p, gpu);
       expect_close(result, cpu, t.relative,
-                   std::string(to_string(cost)) + " storage " + to_string(t.storage) + " gemm " + to_string(t.gemm));
+                   std::string(enum_name(cost)) + " storage " + enum_name(t.storage) + " gemm " + enum_name(t.gemm));
     }
   }
 }

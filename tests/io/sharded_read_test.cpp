@@ -3,6 +3,7 @@
 // parallel HDF5, and validation errors are raised identically on all ranks.
 #include <gtest/gtest.h>
 
+#include "comm/mpi_communicator.h"
 #include "io/embedding_store.h"
 #include "io_test_support.h"
 

@@ -53,7 +53,7 @@ class Slurm(unittest.TestCase):
         cls.env = dict(os.environ, TASKREL_SLURM_PORT=port, TASKREL_BINARY=BINARY, OMP_NUM_THREADS="1",
                        SLURM_CONF=os.path.join(cls.cluster, "slurm.conf"))
         subprocess.run([CLUSTER, "start", cls.cluster], check=True, env=cls.env, timeout=60)
-        subprocess.run([PYTHON, os.path.join(SOURCE, "tests", "zoo", "make_zoo.py"), os.path.join(cls.tmp, "store.h5")],
+        subprocess.run([PYTHON, os.path.join(SOURCE, "tests", "matrix", "make_zoo.py"), os.path.join(cls.tmp, "store.h5")],
                        check=True)
         os.makedirs(os.path.join(cls.tmp, "logs"))
 

@@ -1,0 +1,140 @@
+// Every option of one (encoder, reference, target) triple, declared once in
+// the table visit_triple_options(): key, help, range and whether it changes
+// results. That table is the only list of them: `taskrel relate`'s flags and
+// --help (cli/option_flags.h), the job keys of `taskrel matrix` with their
+// "did you mean" (matrix/job_spec.cpp), validate_triple_options(), the
+// options echoed with every result (options_json) and the journal's result
+// hash (result_options_json) all walk it. Adding an option is one line there
+// (plus its field, whose initialiser is its default).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "baselines/registry.h"
+#include "core/option_table.h"
+#include "relatedness/relate_options.h"
+
+namespace taskrel::pipeline {
+
+// The baseline estimators to compute beside relatedness (names of the
+// baselines registry, in its order).
+struct MetricSelection {
+  std::vector<std::string> names = baselines::metric_names();
+  bool operator==(const MetricSelection& other) const { return names == other.names; }
+};
+
+struct TripleOptions {
+  relatedness::RelateOptions relate;  // relate.head.seed is set from relate.seed by validation
+  bool standardize = true;
+  bool train_head = false;             // train even when the store has a head
+  double target_fraction = 1.0;        // stratified fraction of the target train split
+  // Where the OT solves run; unset: cuda when built with it and a GPU is
+  // visible, else cpu. Validation resolves it into relate.device.
+  std::optional<ot::Device> device;
+  int threads = 0;                     // LibTorch threads per rank (0: OMP_NUM_THREADS, else cores / ranks)
+  // On the target train split after the fraction; none with pseudo-labels.
+  MetricSelection metrics;
+};
+
+// The table. `Options` is TripleOptions or const TripleOptions; `visit` is
+// called with one options::Option<T> per option, in --help order.
+template <typename Options, typename Visit>
+void visit_triple_options(Options& o, Visit&& visit) {
+  using options::above;
+  using options::at_least;
+  using options::Effect;
+  using options::interval;
+  using options::option;
+  using options::Section;
+  auto& r = o.relate;
+  visit(option("setting", r.setting, "What is learned: learned-all (A, b, Abar, B, D), learned-A (A, b, Abar; B a "
+               "fixed matching, D = P_R) or fixed-all (nothing: the untransformed bound)"));
+  visit(option("mode", r.mode, "W_d during the fit: label-exact (label by label, DESIGN 1.5) or paper-code (one OT "
+               "with a 1e6-weighted label cost, as the paper's code; alias: reference)"));
+  visit(option("cost", r.cost, "Ground cost c of W_d"));
+  visit(option("epochs", r.epochs, "Adam steps of the transformation fit", Effect::kResult, at_least(0)));
+  visit(option("seed", r.seed, "Seed of every random choice", Effect::kResult, at_least(0), Section::kTop));
+  visit(option("pseudo_labels", r.pseudo_labels,
+               "Do not fit on the target labels: k-means start, then alternate fitting and relabelling (K_T from "
+               "the store's num_classes); reports the agreement with the stored labels"));
+  visit(option("pseudo_rounds", r.pseudo_rounds, "Relabelling rounds with pseudo_labels", Effect::kResult,
+               at_least(0)));
+  visit(option("target_fraction", o.target_fraction, "Stratified fraction of the target train split to fit on",
+               Effect::kResult, interval(0, 1, true, false)));
+  visit(option("tau0", r.head.tau0, "Gradient-norm threshold of the reference head's penalty", Effect::kResult,
+               at_least(0)));
+  visit(option("gamma", r.head.gamma, "Weight of the reference head's gradient-norm penalty", Effect::kResult,
+               at_least(0)));
+  visit(option("standardize", o.standardize, "Standardise each task with its own train mean and std"));
+  visit(option("train_head", o.train_head, "Train the reference head even when the store has one"));
+  visit(option("head_epochs", r.head.max_epochs, "Most Adam epochs of the reference head's training",
+               Effect::kResult, at_least(0)));
+  visit(option("batch_size", r.batch_size,
+               "Points per side per step for W_d (0: full data up to 1e6 pairs, else 500; paper-code: 500)",
+               Effect::kResult, at_least(0)));
+  visit(option("eval_points", r.eval_points, "Cap (per side, stratified) on the points of the reported W_d",
+               Effect::kResult, at_least(1)));
+  visit(option("epsilon", r.epsilon, "Sinkhorn epsilon, relative to the mean cost", Effect::kResult, above(0)));
+  visit(option("lambda_w", r.lambda_w, "Weight of W in the objective", Effect::kResult, at_least(0)));
+  visit(option("lambda_pm", r.lambda_pm, "Weight of ||P_T - B D||^2", Effect::kResult, at_least(0)));
+  visit(option("lambda_ic", r.lambda_ic, "Weight of the invertibility term", Effect::kResult, at_least(0)));
+  visit(option("lr", r.lr, "Adam learning rate of A, b, Abar, B", Effect::kResult, above(0)));
+  visit(option("lr_d", r.lr_d, "Adam learning rate of D", Effect::kResult, above(0)));
+  visit(option("metrics", o.metrics, "Baseline estimators computed beside relatedness (higher = more "
+               "transferable; relatedness is lower = more transferable): all, none, or a comma list"));
+  visit(option("log_every", r.log_every, "Log the objective terms every N epochs (0: never)", Effect::kRunOnly,
+               at_least(0)));
+  visit(option("device", o.device, "Where the OT solves run: cpu or cuda (default: cuda when built with it and a "
+               "GPU is visible, else cpu); the transformation fit runs on the CPU", Effect::kRunOnly,
+               options::any(), Section::kTop));
+  visit(option("threads", o.threads, "LibTorch threads per rank (0: OMP_NUM_THREADS, else cores / ranks)",
+               Effect::kRunOnly, at_least(0), Section::kTop));
+}
+
+// Receives each problem with the option's key and section, so the caller can
+// say where it is (a flag; a job key with its line): "must be >= 0 (got -1)".
+using ProblemSink = std::function<void(const char* key, options::Section section, const std::string& problem)>;
+
+// Checks every range of the table and the options that depend on each other
+// or on the build (device cuda without the backend or a GPU); reports each
+// problem to `report`. Then resolves relate.device and relate.head.seed.
+void validate_triple_options(TripleOptions& options, const ProblemSink& report);
+
+// As above, throwing one InputError "<where>: <problem>; <problem>" when
+// anything is wrong (for callers without their own locations).
+void validate_triple_options(TripleOptions& options, const std::string& where);
+
+// The options that change results, as canonical JSON (keys = job keys):
+// what every result echoes and what the journal's hash is taken of.
+nlohmann::json result_options_json(const TripleOptions& options);
+
+}  // namespace taskrel::pipeline
+
+namespace taskrel::options {
+
+template <>
+struct OptionCodec<pipeline::MetricSelection> {
+  static constexpr bool accepts_list = true;
+  static std::string text(const pipeline::MetricSelection& value);
+  static pipeline::MetricSelection parse(const std::string& text);
+  static std::vector<std::string> choices() { return {}; }
+  static std::string help() { return "; names: " + baselines::metric_help(); }
+  static nlohmann::json json(const pipeline::MetricSelection& value) { return value.names; }
+};
+
+template <>
+struct OptionCodec<std::optional<ot::Device>> {
+  static constexpr bool accepts_list = false;
+  static std::string text(const std::optional<ot::Device>& value) { return value ? enum_name(*value) : "auto"; }
+  static std::optional<ot::Device> parse(const std::string& text) { return parse_enum<ot::Device>(text); }
+  static std::vector<std::string> choices() { return enum_choices<ot::Device>(); }
+  static std::string help() { return ""; }
+  static nlohmann::json json(const std::optional<ot::Device>& value) { return text(value); }
+};
+
+}  // namespace taskrel::options

@@ -1,0 +1,121 @@
+// The option table of a triple (pipeline/triple_options.h): every option
+// marked as changing results is in the journal's result hash, and no other
+// is, so a new field can never let a resumed matrix reuse stale results;
+// keys and flags are unique; ranges are enforced by the one validation.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "pipeline/triple_options.h"
+
+namespace taskrel::pipeline {
+namespace {
+
+// A different valid value of each option type.
+void perturb(bool& value) { value = !value; }
+template <typename T>
+std::enable_if_t<options::is_number_v<T>> perturb(T& value) {
+  value = static_cast<T>(value + 1);
+}
+template <typename E>
+std::enable_if_t<std::is_enum_v<E>> perturb(E& value) {
+  const auto names = enum_choices<E>(false);
+  ASSERT_GE(names.size(), 2u) << EnumNames<E>::what;
+  value = parse_enum<E>(enum_name(value) == names[0] ? names[1] : names[0]);
+}
+void perturb(MetricSelection& value) { value.names = value.names.empty() ? baselines::metric_names() : std::vector<std::string>{"leep"}; }
+void perturb(std::optional<ot::Device>& value) {
+  value = value ? std::nullopt : std::optional<ot::Device>(ot::Device::kCpu);
+}
+
+// Visits the options of `o` and perturbs the one named `key`.
+void perturb_option(TripleOptions& o, const std::string& key) {
+  visit_triple_options(o, [&](const auto& entry) {
+    if (entry.key == key) perturb(entry.value);
+  });
+}
+
+std::vector<std::pair<std::string, options::Effect>> table_keys() {
+  TripleOptions o;
+  std::vector<std::pair<std::string, options::Effect>> keys;
+  visit_triple_options(o, [&](const auto& entry) { keys.emplace_back(entry.key, entry.effect); });
+  return keys;
+}
+
+TEST(TripleOptionTable, EveryResultOptionIsHashedAndNoOtherIs) {
+  const TripleOptions defaults;
+  const std::string base = result_options_json(defaults).dump();
+  int result_options = 0;
+  for (const auto& [key, effect] : table_keys()) {
+    TripleOptions changed;
+    perturb_option(changed, key);
+    const bool hash_changed = result_options_json(changed).dump() != base;
+    if (effect == options::Effect::kResult) {
+      ++result_options;
+      EXPECT_TRUE(hash_changed) << key << " changes results but is not in the result hash";
+    } else {
+      EXPECT_FALSE(hash_changed) << key << " is run-only but changes the result hash";
+    }
+  }
+  EXPECT_GE(result_options, 20);
+}
+
+TEST(TripleOptionTable, ResultJsonHoldsExactlyTheResultOptions) {
+  const nlohmann::json json = result_options_json(TripleOptions{});
+  std::set<std::string> expected = {"version"};
+  for (const auto& [key, effect] : table_keys())
+    if (effect == options::Effect::kResult) expected.insert(key);
+  std::set<std::string> got;
+  for (const auto& [key, value] : json.items()) got.insert(key);
+  EXPECT_EQ(got, expected);
+}
+
+TEST(TripleOptionTable, KeysAndFlagsAreUnique) {
+  std::set<std::string> keys, flags;
+  for (const auto& [key, effect] : table_keys()) {
+    EXPECT_TRUE(keys.insert(key).second) << key;
+    EXPECT_TRUE(flags.insert(options::flag_of(key.c_str())).second) << key;
+  }
+}
+
+TEST(TripleOptionTable, ValidationReportsEveryRangeByKey) {
+  TripleOptions o;
+  o.target_fraction = 1.5;
+  o.relate.epochs = -1;
+  o.relate.lr = 0;
+  o.device = ot::Device::kCpu;
+  std::vector<std::string> problems;
+  validate_triple_options(o, [&](const char* key, options::Section, const std::string& problem) {
+    problems.push_back(std::string(key) + " " + problem);
+  });
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0], "epochs must be >= 0 (got -1)");
+  EXPECT_EQ(problems[1], "target_fraction must be in (0, 1] (got 1.5)");
+  EXPECT_EQ(problems[2], "lr must be > 0 (got 0)");
+  EXPECT_THROW(validate_triple_options(o, "here"), InputError);
+}
+
+TEST(TripleOptionTable, DefaultsValidateAndSeedTheHead) {
+  TripleOptions o;
+  o.device = ot::Device::kCpu;
+  o.relate.seed = 42;
+  EXPECT_NO_THROW(validate_triple_options(o, "defaults"));
+  EXPECT_EQ(o.relate.head.seed, 42u);
+  EXPECT_EQ(o.relate.device, ot::Device::kCpu);
+}
+
+TEST(EnumNames, CanonicalNamesAliasesAndErrors) {
+  EXPECT_EQ(parse_enum<relatedness::FitMode>("reference"), relatedness::FitMode::kPaperCode);
+  EXPECT_STREQ(enum_name(relatedness::FitMode::kPaperCode), "paper-code");
+  EXPECT_EQ(enum_choices<relatedness::FitMode>(), (std::vector<std::string>{"label-exact", "paper-code", "reference"}));
+  try {
+    parse_enum<ot::Device>("tpu");
+    FAIL() << "no error";
+  } catch (const InputError& error) {
+    EXPECT_STREQ(error.what(), "unknown device 'tpu' (expected cpu or cuda)");
+  }
+}
+
+}  // namespace
+}  // namespace taskrel::pipeline
