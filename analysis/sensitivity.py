@@ -5,7 +5,7 @@ Runs `taskrel matrix` on variants of a job spec and `taskrel correlate` on each,
 and tabulates the mean correlation across targets (Pearson and Spearman, across
 encoders) of the relatedness and of each of its terms alone (RW, H, tau * W_d):
 
-  - tau0 in {0.02, 0.2, 2} x mode in {label-exact, reference};
+  - tau0 in {0.02, 0.2, 2} x mode in {label-exact, paper-code};
   - the paper's two side claims: 10 % of the target data (target_fraction =
     0.1) and pseudo-labels instead of the true target labels.
 
@@ -30,7 +30,7 @@ TERM_LABELS = {"relatedness": "RW + H + tau W_d", "reweighted_loss": "RW", "labe
 
 def variants():
     for tau0 in ["0.02", "0.2", "2"]:
-        for mode in ["label-exact", "reference"]:
+        for mode in ["label-exact", "paper-code"]:
             yield f"tau0={tau0} {mode}", {"tau0": tau0, "mode": f'"{mode}"'}
     yield "10% target data", {"target_fraction": "0.1"}
     yield "pseudo-labels", {"pseudo_labels": "true"}

@@ -1,6 +1,6 @@
 """Benchmark of `taskrel relate` on one triple: n_R = n_T = 10,000 train rows
 (plus 2,000 test rows each), d = 512, K = 10, default mode (label-exact W_d)
-against the paper-compatible `--mode reference`, printed side by side.
+against the paper-compatible `--mode paper-code`, printed side by side.
 
 usage: /usr/bin/python3 bench/relate_bench.py [--binary build/src/cli/taskrel] [--store /tmp/relate_bench.h5]
                                             [--epochs N] [--threads T] [--keep]
@@ -69,7 +69,7 @@ def main():
     p.add_argument("--store", default=os.path.join(tempfile.gettempdir(), "relate_bench.h5"))
     p.add_argument("--epochs", type=int, default=0, help="0: the command's default")
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--modes", default="label-exact,reference")
+    p.add_argument("--modes", default="label-exact,paper-code")
     p.add_argument("--keep", action="store_true", help="keep the store for later runs")
     a = p.parse_args()
     if not os.path.exists(a.store):

@@ -117,22 +117,6 @@ class TableReader {
     if (node->is_boolean()) out = *node->value<bool>();
     else problem(key, "must be true or false");
   }
-  template <typename Int>
-  void integer(const std::string& key, Int& out, std::int64_t min) {
-    const toml::node* node = take(key);
-    if (node == nullptr) return;
-    if (!node->is_integer()) return problem(key, "must be an integer");
-    const std::int64_t value = *node->value<std::int64_t>();
-    if (value < min) return problem(key, fmt::format("must be >= {} (got {})", min, value));
-    out = static_cast<Int>(value);
-  }
-  void number(const std::string& key, double& out) {
-    const toml::node* node = take(key);
-    if (node == nullptr) return;
-    if (node->is_integer()) out = static_cast<double>(*node->value<std::int64_t>());
-    else if (node->is_floating_point()) out = *node->value<double>();
-    else problem(key, "must be a number");
-  }
   // "all" or an array of strings; nullopt list means "all".
   void name_list(const std::string& key, bool& all, std::vector<std::string>& out) {
     const toml::node* node = take(key);
@@ -240,13 +224,7 @@ JobSpec parse_job_spec(const std::string& path, const JobOverrides& overrides) {
   top.name_list("encoders", all_encoders, encoders);
   top.name_list("references", all_references, references);
   top.name_list("targets", all_targets, targets);
-  top.boolean("self_pairs", spec.self_pairs);
-  top.integer("ranks_per_triple", spec.ranks_per_triple, 1);
-  top.number("cache_gib", spec.cache_gib);
-  if (spec.cache_gib < 0) top.problem("cache_gib", "must be >= 0");
-  top.number("progress_seconds", spec.progress_seconds);
-  if (!(spec.progress_seconds > 0)) top.problem("progress_seconds", "must be > 0");
-  top.integer("progress_triples", spec.progress_triples, 0);
+  visit_job_options(spec, [&](const auto& entry) { top.option(entry); });
 
   pipeline::TripleOptions& o = spec.options;
   o.relate.log_every = 0;  // per-epoch lines of many triples would drown the batch log

@@ -57,6 +57,27 @@ struct JobSpec {
   std::string key(const Triple& t) const;  // "encoder/reference/target"
 };
 
+// The job's own scalar keys (none changes a triple's result), as an option
+// table (core/option_table.h) that the reader walks; the structural keys
+// (store, output, name, encoders, references, targets) are read by hand.
+template <typename Spec, typename Visit>
+void visit_job_options(Spec& spec, Visit&& visit) {
+  using options::Effect;
+  using options::Section;
+  visit(options::option("self_pairs", spec.self_pairs, "Also the triples with reference == target",
+                        Effect::kRunOnly, options::any(), Section::kTop));
+  visit(options::option("ranks_per_triple", spec.ranks_per_triple,
+                        "Ranks that share one triple's OT; groups = ranks / this", Effect::kRunOnly,
+                        options::at_least(1), Section::kTop));
+  visit(options::option("cache_gib", spec.cache_gib, "Per rank: GiB of loaded tasks kept for the next triples",
+                        Effect::kRunOnly, options::at_least(0), Section::kTop));
+  visit(options::option("progress_seconds", spec.progress_seconds, "Batch log: a progress line this often",
+                        Effect::kRunOnly, options::above(0), Section::kTop));
+  visit(options::option("progress_triples", spec.progress_triples,
+                        "Batch log: also a progress line every this many triples (0: off)", Effect::kRunOnly,
+                        options::at_least(0), Section::kTop));
+}
+
 // Overrides from the command line, applied before validation.
 struct JobOverrides {
   std::string output;                  // replaces `output`
