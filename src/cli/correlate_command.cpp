@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/option_flags.h"
 #include "core/error.h"
 #include "correlation/correlate.h"
 #include "io/atomic_file.h"
@@ -16,9 +17,15 @@ namespace taskrel::cli {
 
 namespace {
 
+std::vector<std::string> all_or_statistics() {
+  std::vector<std::string> names = {"all"};
+  for (const auto& name : enum_choices<correlation::Statistic>()) names.push_back(name);
+  return names;
+}
+
 struct CorrelateCliOptions {
   std::string scores, accuracy;
-  std::string by = "target";
+  correlation::CorrelateOptions::Grouping by = correlation::CorrelateOptions::Grouping::kByTarget;
   std::vector<std::string> columns;
   std::vector<std::string> lower_is_better;
   std::size_t bootstrap = 1000;
@@ -39,8 +46,7 @@ struct CorrelateCliOptions {
                  "Fine-tuning accuracies: CSV encoder,target,accuracy (with a reference column, the join is on "
                  "(encoder, reference, target)); keys must match --scores exactly")
         ->required();
-    c.add_option("--by", by, "Groups: one per (reference, target), or all rows pooled")
-        ->check(CLI::IsMember({"target", "none"}))->capture_default_str();
+    add_enum_flag(c, "--by", by, "Groups: one per (reference, target), or all rows pooled");
     c.add_option("--columns", columns,
                  "Score columns (comma-separated); default: relatedness, reweighted_loss, label_mismatch, "
                  "tau_distribution_mismatch, distribution_mismatch and every metrics_* column")
@@ -57,7 +63,7 @@ struct CorrelateCliOptions {
     c.add_option("--min-encoders", min_encoders, "Fewest encoders in a group for a correlation (else n/a)")
         ->check(CLI::Range(std::size_t{2}, std::size_t{1000000}))->capture_default_str();
     c.add_option("--stat", stat, "Table(s) to print: pearson, spearman, kendall, weighted_tau, relative_top1 or all")
-        ->check(CLI::IsMember({"all", "pearson", "spearman", "kendall", "weighted_tau", "relative_top1"}))
+        ->check(CLI::IsMember(all_or_statistics()))
         ->capture_default_str();
     c.add_flag("--show-ci", show_ci, "Print the bootstrap interval next to each value in the tables");
     c.add_flag("--json", json, "Print everything (per group and column: each statistic, interval, pick) as JSON");
@@ -72,8 +78,7 @@ int run_correlate(const CorrelateCliOptions& o, MpiCommunicator& world) {
     throw InputError(fmt::format("--output {}: the name must end in .json or .csv", o.output));
 
   correlation::CorrelateOptions options;
-  options.grouping = o.by == "none" ? correlation::CorrelateOptions::Grouping::kNone
-                                    : correlation::CorrelateOptions::Grouping::kByTarget;
+  options.grouping = o.by;
   options.columns = o.columns;
   options.lower_is_better = o.lower_is_better;
   options.bootstrap = o.bootstrap;
@@ -94,7 +99,7 @@ int run_correlate(const CorrelateCliOptions& o, MpiCommunicator& world) {
   }
   bool first = true;
   for (correlation::Statistic statistic : correlation::kAllStatistics) {
-    if (o.stat != "all" && o.stat != correlation::statistic_name(statistic)) continue;
+    if (o.stat != "all" && o.stat != enum_name(statistic)) continue;
     if (!first) std::cout << "\n";
     first = false;
     std::cout << correlation::report_table(report, statistic, o.show_ci);

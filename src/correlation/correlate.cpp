@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 #include <tuple>
@@ -129,23 +130,6 @@ CellResult analyse_cell(const std::vector<double>& score, const std::vector<doub
 
 }  // namespace
 
-const char* statistic_name(Statistic statistic) {
-  switch (statistic) {
-    case Statistic::kPearson: return "pearson";
-    case Statistic::kSpearman: return "spearman";
-    case Statistic::kKendall: return "kendall";
-    case Statistic::kWeightedTau: return "weighted_tau";
-    case Statistic::kRelativeTop1: return "relative_top1";
-  }
-  return "?";
-}
-
-std::optional<Statistic> parse_statistic(const std::string& name) {
-  for (Statistic statistic : kAllStatistics)
-    if (name == statistic_name(statistic)) return statistic;
-  return std::nullopt;
-}
-
 Direction column_direction(const std::string& name, const std::vector<std::string>& lower_is_better) {
   if (kKnownLowerIsBetter.count(name) ||
       std::find(lower_is_better.begin(), lower_is_better.end(), name) != lower_is_better.end())
@@ -153,32 +137,18 @@ Direction column_direction(const std::string& name, const std::vector<std::strin
   return Direction::kHigherIsBetter;
 }
 
-CorrelationReport correlate(const CsvTable& scores, const CsvTable& accuracy, const CorrelateOptions& options) {
-  CorrelationReport report;
-  report.scores_source = scores.source;
-  report.accuracy_source = accuracy.source;
-  report.options = options;
-  auto warn = [&](std::string message) {
-    spdlog::warn("{}", message);
-    report.warnings.push_back(std::move(message));
-  };
+namespace {
 
-  // ---- columns ---------------------------------------------------------------
-  const std::size_t s_encoder = scores.column("encoder");
-  const std::size_t s_target = scores.column("target");
-  const auto s_reference = scores.find_column("reference");
-  const auto s_status = scores.find_column("status");
-  const auto s_error = scores.find_column("error");
-  const std::size_t a_encoder = accuracy.column("encoder");
-  const std::size_t a_target = accuracy.column("target");
-  const std::size_t a_accuracy = accuracy.column("accuracy");
-  const auto a_reference = accuracy.find_column("reference");
-  const bool join_on_reference = a_reference.has_value();
-  if (join_on_reference && !s_reference)
-    throw InputError(fmt::format("{} has a 'reference' column, so {} needs one too to join on it: missing column "
-                                 "'reference'",
-                                 accuracy.source, scores.source));
+// The score rows a report uses, keyed by (encoder, reference, target).
+struct ScoreRow {
+  Key key;
+  std::vector<double> values;  // one per report column
+};
 
+// The columns of the score CSV the report is about: the given ones, or
+// relatedness, its terms and every metrics_* baseline.
+std::vector<std::size_t> select_columns(const CsvTable& scores, const CorrelateOptions& options,
+                                        CorrelationReport& report) {
   std::vector<std::string> names = options.columns;
   if (names.empty()) {
     scores.column("relatedness");  // the automatic table is about relatedness: required
@@ -196,8 +166,15 @@ CorrelationReport correlate(const CsvTable& scores, const CsvTable& accuracy, co
     score_indices.push_back(scores.column(name));
     report.columns.push_back({name, column_direction(name, options.lower_is_better)});
   }
+  return score_indices;
+}
 
-  // ---- accuracy --------------------------------------------------------------
+// Accuracy by join key; InputError for duplicate keys and bad numbers.
+std::map<Key, double> read_accuracy(const CsvTable& accuracy, bool join_on_reference) {
+  const std::size_t a_encoder = accuracy.column("encoder");
+  const std::size_t a_target = accuracy.column("target");
+  const std::size_t a_accuracy = accuracy.column("accuracy");
+  const auto a_reference = accuracy.find_column("reference");
   std::map<Key, double> accuracy_of;
   std::map<Key, std::size_t> accuracy_line;
   for (std::size_t r = 0; r < accuracy.rows.size(); ++r) {
@@ -209,12 +186,21 @@ CorrelationReport correlate(const CsvTable& scores, const CsvTable& accuracy, co
                                    accuracy.row_lines[r], key_text(key, join_on_reference), accuracy_line[key]));
     accuracy_of[key] = value;
   }
+  return accuracy_of;
+}
 
-  // ---- scores: key check on every row, values from the ok rows -------------
-  struct ScoreRow {
-    Key key;
-    std::vector<double> values;
-  };
+// The ok rows of the scores with their values; every row's key is checked
+// against the accuracy file (keys in one file only are an error), rows whose
+// status is not ok are recorded in report.skipped_rows.
+std::vector<ScoreRow> read_score_rows(const CsvTable& scores, const CsvTable& accuracy,
+                                      const std::vector<std::size_t>& score_indices,
+                                      const std::map<Key, double>& accuracy_of, bool join_on_reference,
+                                      CorrelationReport& report) {
+  const std::size_t s_encoder = scores.column("encoder");
+  const std::size_t s_target = scores.column("target");
+  const auto s_reference = scores.find_column("reference");
+  const auto s_status = scores.find_column("status");
+  const auto s_error = scores.find_column("error");
   std::vector<ScoreRow> used;
   std::set<Key> score_join_keys;
   std::map<Key, std::size_t> score_line;
@@ -249,64 +235,56 @@ CorrelationReport correlate(const CsvTable& scores, const CsvTable& accuracy, co
                              list_some(only_accuracy));
     throw InputError(message);
   }
-  for (const auto& skipped : report.skipped_rows) warn(fmt::format("{}: skipping the row of {}", scores.source, skipped));
-  if (used.empty()) throw InputError(fmt::format("{}: no row with status ok", scores.source));
+  return used;
+}
 
-  // ---- groups ----------------------------------------------------------------
-  std::set<std::string> references;
-  for (const auto& row : used) references.insert(std::get<1>(row.key));
-  std::map<std::pair<std::string, std::string>, std::vector<const ScoreRow*>> grouped;  // (reference, target)
-  for (const auto& row : used) {
-    const auto group_key = options.grouping == CorrelateOptions::Grouping::kByTarget
-                               ? std::make_pair(std::get<1>(row.key), std::get<2>(row.key))
-                               : std::make_pair(std::string(), std::string());
-    grouped[group_key].push_back(&row);
+// One group's cells: every statistic of every column across its encoders.
+GroupResult analyse_group(std::vector<const ScoreRow*> rows, const std::pair<std::string, std::string>& group_key,
+                          bool several_references, const std::map<Key, double>& accuracy_of, bool join_on_reference,
+                          std::uint64_t group_seed, const CorrelateOptions& options, CorrelationReport& report,
+                          const std::function<void(std::string)>& warn) {
+  GroupResult group;
+  group.reference = group_key.first;
+  group.target = group_key.second;
+  if (options.grouping == CorrelateOptions::Grouping::kNone) group.label = "all";
+  else if (several_references) group.label = group.reference + "->" + group.target;
+  else group.label = group.target;
+  // Name order (then reference, target when pooled) makes ties and bootstrap draws reproducible.
+  std::sort(rows.begin(), rows.end(), [](const ScoreRow* a, const ScoreRow* b) { return a->key < b->key; });
+  for (const ScoreRow* row : rows) {
+    const auto& [encoder, reference, target] = row->key;
+    group.encoders.push_back(options.grouping == CorrelateOptions::Grouping::kNone
+                                 ? fmt::format("{}/{}/{}", encoder, reference, target)
+                                 : encoder);
+    group.accuracy.push_back(accuracy_of.at(Key{encoder, join_on_reference ? reference : std::string(), target}));
   }
-  std::uint64_t group_index = 0;
-  for (auto& [group_key, rows] : grouped) {
-    GroupResult group;
-    group.reference = group_key.first;
-    group.target = group_key.second;
-    if (options.grouping == CorrelateOptions::Grouping::kNone) group.label = "all";
-    else if (references.size() > 1) group.label = group.reference + "->" + group.target;
-    else group.label = group.target;
-    // Name order (then reference, target when pooled) makes ties and bootstrap draws reproducible.
-    std::sort(rows.begin(), rows.end(), [](const ScoreRow* a, const ScoreRow* b) { return a->key < b->key; });
-    for (const ScoreRow* row : rows) {
-      const auto& [encoder, reference, target] = row->key;
-      group.encoders.push_back(options.grouping == CorrelateOptions::Grouping::kNone
-                                   ? fmt::format("{}/{}/{}", encoder, reference, target)
-                                   : encoder);
-      group.accuracy.push_back(
-          accuracy_of.at(Key{encoder, join_on_reference ? reference : std::string(), target}));
-    }
-    if (rows.size() < options.min_encoders)
-      warn(fmt::format("group {}: {} encoder(s), fewer than {}: correlations are n/a", group.label, rows.size(),
-                       options.min_encoders));
-    const std::uint64_t group_seed = mix_seed(options.seed, group_index++);
-    for (std::size_t c = 0; c < report.columns.size(); ++c) {
-      std::vector<double> score(rows.size());
-      for (std::size_t i = 0; i < rows.size(); ++i) score[i] = rows[i]->values[c];
-      CellResult cell = analyse_cell(score, group.accuracy, report.columns[c].direction, options, group_seed);
-      std::vector<std::size_t> all(rows.size());
-      for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-      cell.selected_encoder = group.encoders[pick(score, all, report.columns[c].direction)];
-      if (rows.size() >= options.min_encoders) {
-        for (Statistic statistic : kAllStatistics) {
-          if (statistic == Statistic::kRelativeTop1 || cell[statistic].value) continue;
-          warn(fmt::format("group {}, column {}: {} is undefined (constant scores or accuracies): n/a", group.label,
-                           report.columns[c].name, statistic_name(statistic)));
-        }
+  if (rows.size() < options.min_encoders)
+    warn(fmt::format("group {}: {} encoder(s), fewer than {}: correlations are n/a", group.label, rows.size(),
+                     options.min_encoders));
+  for (std::size_t c = 0; c < report.columns.size(); ++c) {
+    std::vector<double> score(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) score[i] = rows[i]->values[c];
+    CellResult cell = analyse_cell(score, group.accuracy, report.columns[c].direction, options, group_seed);
+    std::vector<std::size_t> all(rows.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    cell.selected_encoder = group.encoders[pick(score, all, report.columns[c].direction)];
+    if (rows.size() >= options.min_encoders) {
+      for (Statistic statistic : kAllStatistics) {
+        if (statistic == Statistic::kRelativeTop1 || cell[statistic].value) continue;
+        warn(fmt::format("group {}, column {}: {} is undefined (constant scores or accuracies): n/a", group.label,
+                         report.columns[c].name, enum_name(statistic)));
       }
-      if (!cell[Statistic::kRelativeTop1].value)
-        warn(fmt::format("group {}: best accuracy is not positive: relative top-1 of {} is n/a", group.label,
-                         report.columns[c].name));
-      group.cells.push_back(std::move(cell));
     }
-    report.groups.push_back(std::move(group));
+    if (!cell[Statistic::kRelativeTop1].value)
+      warn(fmt::format("group {}: best accuracy is not positive: relative top-1 of {} is n/a", group.label,
+                       report.columns[c].name));
+    group.cells.push_back(std::move(cell));
   }
+  return group;
+}
 
-  // ---- mean row --------------------------------------------------------------
+// The mean row over groups and its stratified bootstrap interval.
+void add_mean_row(const CorrelateOptions& options, CorrelationReport& report) {
   for (std::size_t c = 0; c < report.columns.size(); ++c) {
     std::array<std::optional<double>, 5> mean;
     for (Statistic statistic : kAllStatistics) {
@@ -343,160 +321,48 @@ CorrelationReport correlate(const CsvTable& scores, const CsvTable& accuracy, co
     }
     report.mean_intervals.push_back(intervals);
   }
-  return report;
-}
-
-namespace {
-
-nlohmann::json optional_json(const std::optional<double>& value) {
-  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
 }  // namespace
 
-nlohmann::json report_json(const CorrelationReport& report) {
-  nlohmann::json j;
-  j["scores"] = report.scores_source;
-  j["accuracy"] = report.accuracy_source;
-  j["by"] = report.options.grouping == CorrelateOptions::Grouping::kByTarget ? "target" : "none";
-  j["bootstrap"] = report.options.bootstrap;
-  j["seed"] = report.options.seed;
-  j["confidence"] = report.options.level;
-  j["min_encoders"] = report.options.min_encoders;
-  j["columns"] = nlohmann::json::array();
-  for (const auto& column : report.columns)
-    j["columns"].push_back({{"name", column.name},
-                            {"direction", column.direction == Direction::kLowerIsBetter ? "lower" : "higher"},
-                            {"expected_sign", column.direction == Direction::kLowerIsBetter ? "negative" : "positive"}});
-  j["skipped_rows"] = report.skipped_rows;
-  j["warnings"] = report.warnings;
-  j["groups"] = nlohmann::json::array();
-  for (const auto& group : report.groups) {
-    nlohmann::json g = {{"label", group.label},
-                        {"reference", group.reference},
-                        {"target", group.target},
-                        {"n_encoders", group.encoders.size()},
-                        {"encoders", group.encoders},
-                        {"accuracy", group.accuracy}};
-    for (std::size_t c = 0; c < report.columns.size(); ++c) {
-      const CellResult& cell = group.cells[c];
-      nlohmann::json stats;
-      for (Statistic statistic : kAllStatistics) {
-        const Estimate& estimate = cell[statistic];
-        stats[statistic_name(statistic)] = {
-            {"value", optional_json(estimate.value)},
-            {"ci", {optional_json(estimate.interval.lower), optional_json(estimate.interval.upper)}},
-            {"bootstrap_used", estimate.interval.used},
-            {"bootstrap_dropped", estimate.interval.dropped}};
-      }
-      stats["selected_encoder"] = cell.selected_encoder ? nlohmann::json(*cell.selected_encoder) : nlohmann::json();
-      g["columns"][report.columns[c].name] = stats;
-    }
-    j["groups"].push_back(g);
-  }
-  nlohmann::json mean = nlohmann::json::object();
-  for (std::size_t c = 0; c < report.columns.size(); ++c)
-    for (Statistic statistic : kAllStatistics)
-      mean[report.columns[c].name][statistic_name(statistic)] =
-          optional_json(report.means[c][static_cast<int>(statistic)]);
-  j["mean"] = mean;
-  // The mean's bootstrap interval: {column: {statistic: [lower, upper]}} (null where undefined).
-  nlohmann::json mean_ci = nlohmann::json::object();
-  for (std::size_t c = 0; c < report.columns.size(); ++c)
-    for (Statistic statistic : kAllStatistics) {
-      const BootstrapInterval& interval = report.mean_intervals[c][static_cast<int>(statistic)];
-      mean_ci[report.columns[c].name][statistic_name(statistic)] = {optional_json(interval.lower),
-                                                                     optional_json(interval.upper)};
-    }
-  j["mean_ci"] = mean_ci;
-  return j;
-}
-
-std::string report_table(const CorrelationReport& report, Statistic statistic, bool show_intervals) {
-  auto cell_text = [&](const Estimate& estimate) {
-    if (!estimate.value) return std::string("n/a");
-    std::string text = fmt::format("{:.3f}", *estimate.value);
-    if (show_intervals && estimate.interval.lower)
-      text += fmt::format(" [{:.2f},{:.2f}]", *estimate.interval.lower, *estimate.interval.upper);
-    return text;
+CorrelationReport correlate(const CsvTable& scores, const CsvTable& accuracy, const CorrelateOptions& options) {
+  CorrelationReport report;
+  report.scores_source = scores.source;
+  report.accuracy_source = accuracy.source;
+  report.options = options;
+  auto warn = [&](std::string message) {
+    spdlog::warn("{}", message);
+    report.warnings.push_back(std::move(message));
   };
-  std::vector<std::vector<std::string>> rows;
-  rows.push_back({"target"});
-  rows.push_back({""});
-  for (const auto& column : report.columns) {
-    rows[0].push_back(column.name);
-    rows[1].push_back(column.direction == Direction::kLowerIsBetter ? "lower=better" : "higher=better");
-  }
-  for (const auto& group : report.groups) {
-    std::vector<std::string> row = {fmt::format("{} (n={})", group.label, group.encoders.size())};
-    for (const auto& cell : group.cells) row.push_back(cell_text(cell[statistic]));
-    rows.push_back(std::move(row));
-  }
-  std::vector<std::string> mean_row = {"mean"};
-  for (std::size_t c = 0; c < report.means.size(); ++c)
-    mean_row.push_back(cell_text(Estimate{report.means[c][static_cast<int>(statistic)],
-                                          report.mean_intervals[c][static_cast<int>(statistic)]}));
-  rows.push_back(std::move(mean_row));
+  scores.column("encoder");
+  scores.column("target");
+  const bool join_on_reference = accuracy.find_column("reference").has_value();
+  if (join_on_reference && !scores.find_column("reference"))
+    throw InputError(fmt::format("{} has a 'reference' column, so {} needs one too to join on it: missing column "
+                                 "'reference'",
+                                 accuracy.source, scores.source));
+  const std::vector<std::size_t> score_indices = select_columns(scores, options, report);
+  const std::map<Key, double> accuracy_of = read_accuracy(accuracy, join_on_reference);
+  const std::vector<ScoreRow> used =
+      read_score_rows(scores, accuracy, score_indices, accuracy_of, join_on_reference, report);
+  for (const auto& skipped : report.skipped_rows) warn(fmt::format("{}: skipping the row of {}", scores.source, skipped));
+  if (used.empty()) throw InputError(fmt::format("{}: no row with status ok", scores.source));
 
-  std::vector<std::size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  std::string out = fmt::format("{} between each score and fine-tuning accuracy, across encoders", statistic_name(statistic));
-  if (statistic == Statistic::kRelativeTop1)
-    out = "relative top-1: accuracy of the encoder each score picks / best accuracy in the group (1 = best pick)";
-  else
-    out += " (raw: lower=better scores such as relatedness should give r < 0, higher=better baselines r > 0)";
-  out += "\n";
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    if (r + 1 == rows.size()) {
-      std::size_t total = 0;
-      for (std::size_t w : width) total += w + 2;
-      out += std::string(total - 2, '-') + "\n";
-    }
-    for (std::size_t c = 0; c < rows[r].size(); ++c) {
-      if (c == 0) out += fmt::format("{:<{}}", rows[r][c], width[c]);
-      else out += fmt::format("  {:>{}}", rows[r][c], width[c]);
-    }
-    out += "\n";
-    if (r == 1) {
-      std::size_t total = 0;
-      for (std::size_t w : width) total += w + 2;
-      out += std::string(total - 2, '-') + "\n";
-    }
+  std::set<std::string> references;
+  for (const auto& row : used) references.insert(std::get<1>(row.key));
+  std::map<std::pair<std::string, std::string>, std::vector<const ScoreRow*>> grouped;  // (reference, target)
+  for (const auto& row : used) {
+    const auto group_key = options.grouping == CorrelateOptions::Grouping::kByTarget
+                               ? std::make_pair(std::get<1>(row.key), std::get<2>(row.key))
+                               : std::make_pair(std::string(), std::string());
+    grouped[group_key].push_back(&row);
   }
-  return out;
-}
-
-std::string report_csv(const CorrelationReport& report) {
-  auto field = [](const std::string& text) {
-    if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-    std::string quoted = "\"";
-    for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return quoted + "\"";
-  };
-  auto number = [](const std::optional<double>& value) { return value ? fmt::format("{:.17g}", *value) : std::string(); };
-  std::string out = "group,reference,target,column,direction,statistic,value,ci_lower,ci_upper,n_encoders\n";
-  for (const auto& group : report.groups) {
-    for (std::size_t c = 0; c < report.columns.size(); ++c) {
-      const auto& column = report.columns[c];
-      for (Statistic statistic : kAllStatistics) {
-        const Estimate& estimate = group.cells[c][statistic];
-        out += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", field(group.label), field(group.reference),
-                           field(group.target), field(column.name),
-                           column.direction == Direction::kLowerIsBetter ? "lower" : "higher",
-                           statistic_name(statistic), number(estimate.value), number(estimate.interval.lower),
-                           number(estimate.interval.upper), group.encoders.size());
-      }
-    }
-  }
-  for (std::size_t c = 0; c < report.columns.size(); ++c)
-    for (Statistic statistic : kAllStatistics)
-      out += fmt::format("mean,,,{},{},{},{},{},{},\n", field(report.columns[c].name),
-                         report.columns[c].direction == Direction::kLowerIsBetter ? "lower" : "higher",
-                         statistic_name(statistic), number(report.means[c][static_cast<int>(statistic)]),
-                         number(report.mean_intervals[c][static_cast<int>(statistic)].lower),
-                         number(report.mean_intervals[c][static_cast<int>(statistic)].upper));
-  return out;
+  std::uint64_t group_index = 0;
+  for (auto& [group_key, rows] : grouped)
+    report.groups.push_back(analyse_group(rows, group_key, references.size() > 1, accuracy_of, join_on_reference,
+                                          mix_seed(options.seed, group_index++), options, report, warn));
+  add_mean_row(options, report);
+  return report;
 }
 
 }  // namespace taskrel::correlation

@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/enum_names.h"
 #include "correlation/bootstrap.h"
 #include "correlation/csv_table.h"
 
@@ -41,8 +42,6 @@ struct ScoreColumn {
 enum class Statistic { kPearson, kSpearman, kKendall, kWeightedTau, kRelativeTop1 };
 inline constexpr Statistic kAllStatistics[] = {Statistic::kPearson, Statistic::kSpearman, Statistic::kKendall,
                                                Statistic::kWeightedTau, Statistic::kRelativeTop1};
-const char* statistic_name(Statistic statistic);  // "pearson", ..., "relative_top1"
-std::optional<Statistic> parse_statistic(const std::string& name);
 
 // The automatic score columns, lower is better: the relatedness and its terms.
 extern const std::vector<std::string> kRelatednessColumns;
@@ -108,3 +107,25 @@ std::string report_table(const CorrelationReport& report, Statistic statistic, b
 std::string report_csv(const CorrelationReport& report);
 
 }  // namespace taskrel::correlation
+
+namespace taskrel {
+
+template <>
+struct EnumNames<correlation::Statistic> {
+  static constexpr const char* what = "statistic";
+  static constexpr EnumName<correlation::Statistic> names[] = {
+      {correlation::Statistic::kPearson, "pearson"},         {correlation::Statistic::kSpearman, "spearman"},
+      {correlation::Statistic::kKendall, "kendall"},         {correlation::Statistic::kWeightedTau, "weighted_tau"},
+      {correlation::Statistic::kRelativeTop1, "relative_top1"}};
+};
+
+template <>
+struct EnumNames<correlation::CorrelateOptions::Grouping> {
+  static constexpr const char* what = "grouping";
+  // "target": one group per (reference, target); "none": all rows pooled.
+  static constexpr EnumName<correlation::CorrelateOptions::Grouping> names[] = {
+      {correlation::CorrelateOptions::Grouping::kByTarget, "target"},
+      {correlation::CorrelateOptions::Grouping::kNone, "none"}};
+};
+
+}  // namespace taskrel
