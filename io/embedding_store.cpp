@@ -12,39 +12,10 @@
 #ifdef TASKREL_PARALLEL_HDF5
 #include "comm/mpi_communicator.h"
 #endif
-#include "io/hdf5_tree.h"
+#include "io/row_checks.h"
+#include "io/store_layout.h"
 
 namespace taskrel::io {
-namespace {
-
-// Metadata of one split, gathered and checked when the store is opened.
-struct SplitMeta {
-  std::int64_t rows = 0;
-  std::int64_t dim = 0;
-  std::string dtype;
-  std::string label_dtype;
-  std::int64_t num_classes = 0;
-  std::vector<std::string> class_names;
-};
-
-struct DatasetMeta {
-  DatasetAttributes attributes;
-  std::map<std::string, SplitMeta> splits;
-};
-
-using Tree = std::map<std::string, std::map<std::string, DatasetMeta>>;
-
-constexpr long long kNone = std::numeric_limits<long long>::max();
-
-std::string float_dtype_name(std::size_t bytes) {
-  return bytes == 2 ? "float16" : bytes == 4 ? "float32" : bytes == 8 ? "float64" : "float" + std::to_string(8 * bytes);
-}
-
-std::string split_path(const std::string& e, const std::string& d, const std::string& s) {
-  return "/" + e + "/" + d + "/" + s;
-}
-
-}  // namespace
 
 struct EmbeddingStoreReader::State {
   std::string path;
@@ -77,90 +48,7 @@ struct EmbeddingStoreReader::State {
     if (id < 0)
       throw InputError(fmt::format("{}: cannot open as HDF5 (truncated or corrupt file): {}", path, last_hdf5_error()));
     file = Hid(id, H5Fclose);
-    scan();
-  }
-
-  // Walks the layout and checks the metadata invariants (header comment).
-  void scan() {
-    for (const auto& encoder : child_groups(file.get())) {
-      Hid encoder_group(TASKREL_HDF5_CHECK(H5Gopen2(file.get(), encoder.c_str(), H5P_DEFAULT)), H5Gclose);
-      std::string dim_source;
-      std::int64_t encoder_dim = -1;
-      auto& datasets = tree[encoder];
-      for (const auto& dataset : child_groups(encoder_group.get())) {
-        const std::string dataset_path = "/" + encoder + "/" + dataset;
-        Hid group(TASKREL_HDF5_CHECK(H5Gopen2(encoder_group.get(), dataset.c_str(), H5P_DEFAULT)), H5Gclose);
-        std::string problem;
-        const auto num_classes = read_integer_attribute(group.get(), "num_classes", &problem);
-        if (!problem.empty()) fail(dataset_path, problem);
-        if (!num_classes) fail(dataset_path, "missing attribute num_classes");
-        if (*num_classes <= 0) fail(dataset_path, fmt::format("num_classes is {}, must be positive", *num_classes));
-        const auto names = read_string_list_attribute(group.get(), "class_names", &problem);
-        if (!problem.empty()) fail(dataset_path, problem);
-        if (names && static_cast<std::int64_t>(names->size()) != *num_classes)
-          fail(dataset_path, fmt::format("class_names has {} names but num_classes is {}", names->size(), *num_classes));
-        auto& dataset_meta = datasets[dataset];
-        dataset_meta.attributes.num_classes = *num_classes;
-        if (names) dataset_meta.attributes.class_names = *names;
-        auto& splits = dataset_meta.splits;
-        for (const auto& split : child_groups(group.get())) {
-          if (split == "head") continue;  // the optional classifier head, not a split
-          SplitMeta meta = scan_split(group.get(), split_path(encoder, dataset, split));
-          meta.num_classes = *num_classes;
-          // Also bounds every per-class allocation by a real row count.
-          if (meta.rows < meta.num_classes)
-            fail(split_path(encoder, dataset, split) + "/labels",
-                 fmt::format("{} rows cannot cover num_classes {}: some class has no rows", meta.rows, meta.num_classes));
-          if (names) meta.class_names = *names;
-          if (encoder_dim < 0) {
-            encoder_dim = meta.dim;
-            dim_source = split_path(encoder, dataset, split) + "/embeddings";
-          } else if (meta.dim != encoder_dim) {
-            fail(split_path(encoder, dataset, split) + "/embeddings",
-                 fmt::format("dimension {} differs from dimension {} of {} (all splits of an encoder must share "
-                             "one dimension)",
-                             meta.dim, encoder_dim, dim_source));
-          }
-          splits[split] = std::move(meta);
-        }
-      }
-    }
-  }
-
-  SplitMeta scan_split(hid_t dataset_group, const std::string& where) {
-    const std::string split = where.substr(where.rfind('/') + 1);
-    Hid group(TASKREL_HDF5_CHECK(H5Gopen2(dataset_group, split.c_str(), H5P_DEFAULT)), H5Gclose);
-    SplitMeta meta;
-    if (!has_dataset(group.get(), "embeddings")) fail(where + "/embeddings", "missing dataset");
-    if (!has_dataset(group.get(), "labels")) fail(where + "/labels", "missing dataset");
-    {
-      Hid data(TASKREL_HDF5_CHECK(H5Dopen2(group.get(), "embeddings", H5P_DEFAULT)), H5Dclose);
-      Hid space(TASKREL_HDF5_CHECK(H5Dget_space(data.get())), H5Sclose);
-      Hid type(TASKREL_HDF5_CHECK(H5Dget_type(data.get())), H5Tclose);
-      const int rank = TASKREL_HDF5_CHECK(H5Sget_simple_extent_ndims(space.get()));
-      if (rank != 2) fail(where + "/embeddings", fmt::format("embeddings must be 2-D (rows x dim), got {}-D", rank));
-      hsize_t dims[2];
-      TASKREL_HDF5_CHECK(H5Sget_simple_extent_dims(space.get(), dims, nullptr));
-      const std::size_t size = H5Tget_size(type.get());
-      if (H5Tget_class(type.get()) != H5T_FLOAT || (size != 2 && size != 4 && size != 8))
-        fail(where + "/embeddings", "unsupported dtype (need float16, float32 or float64)");
-      meta.rows = static_cast<std::int64_t>(dims[0]);
-      meta.dim = static_cast<std::int64_t>(dims[1]);
-      meta.dtype = float_dtype_name(size);
-    }
-    Hid labels(TASKREL_HDF5_CHECK(H5Dopen2(group.get(), "labels", H5P_DEFAULT)), H5Dclose);
-    Hid space(TASKREL_HDF5_CHECK(H5Dget_space(labels.get())), H5Sclose);
-    Hid type(TASKREL_HDF5_CHECK(H5Dget_type(labels.get())), H5Tclose);
-    const int rank = TASKREL_HDF5_CHECK(H5Sget_simple_extent_ndims(space.get()));
-    if (rank != 1 || H5Tget_class(type.get()) != H5T_INTEGER)
-      fail(where + "/labels", "labels must be a 1-D integer array");
-    hsize_t count = 0;
-    TASKREL_HDF5_CHECK(H5Sget_simple_extent_dims(space.get(), &count, nullptr));
-    if (static_cast<std::int64_t>(count) != meta.rows)
-      fail(where + "/labels", fmt::format("{} labels for {} embedding rows", count, meta.rows));
-    meta.label_dtype = fmt::format("{}int{}", H5Tget_sign(type.get()) == H5T_SGN_NONE ? "u" : "",
-                                   8 * H5Tget_size(type.get()));
-    return meta;
+    tree = scan_store_layout(file.get(), path);
   }
 
   const SplitMeta& meta(const std::string& e, const std::string& d, const std::string& s) const {
@@ -227,48 +115,6 @@ struct EmbeddingStoreReader::State {
     return false;
   }
 
-  // First row (global index) with a NaN/Inf and first row with a label outside
-  // [0, num_classes), kNone when there is none.
-  void find_bad_rows(const EmbeddingBlock& b, std::int64_t num_classes, long long* bad_value_row,
-                     long long* bad_label_row, long long* bad_label) const {
-    *bad_value_row = kNone;
-    *bad_label_row = kNone;
-    *bad_label = 0;
-    for (std::int64_t r = 0; r < b.block.size() && *bad_value_row == kNone; ++r) {
-      const float* row = b.embeddings.data() + r * b.dim;
-      for (std::int64_t c = 0; c < b.dim; ++c) {
-        if (!std::isfinite(row[c])) {
-          *bad_value_row = b.block.begin + r;
-          break;
-        }
-      }
-    }
-    for (std::int64_t r = 0; r < b.block.size(); ++r) {
-      if (b.labels[r] < 0 || b.labels[r] >= num_classes) {
-        *bad_label_row = b.block.begin + r;
-        *bad_label = b.labels[r];
-        break;
-      }
-    }
-  }
-
-  void report_bad_rows(const std::string& base, std::int64_t num_classes, long long bad_value_row,
-                       long long bad_label_row, long long bad_label) const {
-    if (bad_value_row != kNone)
-      fail(base + "/embeddings", fmt::format("non-finite value (NaN/Inf) in row {}", bad_value_row));
-    if (bad_label_row != kNone)
-      fail(base + "/labels", fmt::format("label {} in row {} is outside [0, {}) (num_classes)", bad_label,
-                                         bad_label_row, num_classes));
-  }
-
-  void report_empty_classes(const std::string& base, const SplitMeta& m, const std::vector<long long>& counts) const {
-    for (std::size_t c = 0; c < counts.size(); ++c) {
-      if (counts[c] == 0) {
-        const std::string name = c < m.class_names.size() ? " ('" + m.class_names[c] + "')" : "";
-        fail(base + "/labels", fmt::format("class {}{} has no rows (num_classes is {})", c, name, m.num_classes));
-      }
-    }
-  }
 };
 
 EmbeddingStoreReader::EmbeddingStoreReader(const std::string& path) : state_(std::make_unique<State>()) {
@@ -342,12 +188,10 @@ SplitInfo EmbeddingStoreReader::split_info(const std::string& e, const std::stri
   Hid dxpl(TASKREL_HDF5_CHECK(H5Pcreate(H5P_DATASET_XFER)), H5Pclose);
   state_->read_rows_of((split_path(e, d, s) + "/labels").c_str(), H5T_NATIVE_INT64, labels.block, 0,
                        labels.labels.data(), dxpl.get());
-  long long bad_value_row, bad_label_row, bad_label;
-  state_->find_bad_rows(labels, m.num_classes, &bad_value_row, &bad_label_row, &bad_label);
-  state_->report_bad_rows(split_path(e, d, s), m.num_classes, kNone, bad_label_row, bad_label);
+  report_bad_rows(state_->path, split_path(e, d, s), m.num_classes, find_bad_rows(labels, m.num_classes));
   std::vector<long long> counts(static_cast<std::size_t>(m.num_classes), 0);
   for (auto label : labels.labels) ++counts[static_cast<std::size_t>(label)];
-  state_->report_empty_classes(split_path(e, d, s), m, counts);
+  report_empty_classes(state_->path, split_path(e, d, s), m, counts);
   info.class_counts.assign(counts.begin(), counts.end());
   return info;
 }
@@ -367,9 +211,7 @@ EmbeddingBlock EmbeddingStoreReader::read_rows(const std::string& e, const std::
   if (begin < 0 || begin > end || end > m.rows)
     state_->fail(split_path(e, d, s), fmt::format("rows [{}, {}) requested of {} rows", begin, end, m.rows));
   EmbeddingBlock block = state_->read(e, d, s, RowBlock{begin, end}, false);
-  long long bad_value_row, bad_label_row, bad_label;
-  state_->find_bad_rows(block, m.num_classes, &bad_value_row, &bad_label_row, &bad_label);
-  state_->report_bad_rows(split_path(e, d, s), m.num_classes, bad_value_row, bad_label_row, bad_label);
+  report_bad_rows(state_->path, split_path(e, d, s), m.num_classes, find_bad_rows(block, m.num_classes));
   return block;
 }
 
@@ -380,19 +222,17 @@ EmbeddingBlock EmbeddingStoreReader::read_shard(const std::string& e, const std:
   EmbeddingBlock out = state_->read(e, d, s, block, state_->mpio && state_->comm == &comm);
 
   // Agree on the first bad row across ranks so every rank reports the same error.
-  long long bad[2];
-  long long bad_label = 0;
-  state_->find_bad_rows(out, m.num_classes, &bad[0], &bad[1], &bad_label);
-  const long long mine = bad[1];
-  comm.all_reduce(bad, 2, ReduceOp::kMin);
-  long long label_of_first = (mine != kNone && mine == bad[1]) ? bad_label : 0;
+  const BadRows mine = find_bad_rows(out, m.num_classes);
+  long long first[2] = {mine.value_row, mine.label_row};
+  comm.all_reduce(first, 2, ReduceOp::kMin);
+  long long label_of_first = (mine.label_row != kNoRow && mine.label_row == first[1]) ? mine.label : 0;
   comm.all_reduce(&label_of_first, 1, ReduceOp::kSum);
-  state_->report_bad_rows(split_path(e, d, s), m.num_classes, bad[0], bad[1], label_of_first);
+  report_bad_rows(state_->path, split_path(e, d, s), m.num_classes, BadRows{first[0], first[1], label_of_first});
 
   std::vector<long long> counts(static_cast<std::size_t>(m.num_classes), 0);
   for (auto label : out.labels) ++counts[static_cast<std::size_t>(label)];
   comm.all_reduce(counts.data(), counts.size(), ReduceOp::kSum);
-  state_->report_empty_classes(split_path(e, d, s), m, counts);
+  report_empty_classes(state_->path, split_path(e, d, s), m, counts);
   return out;
 }
 
