@@ -47,7 +47,7 @@ target_sources(taskrel_comm PRIVATE
   ${PROJECT_SOURCE_DIR}/src/comm/nccl_communicator.cpp)
 target_link_libraries(taskrel_comm PUBLIC CUDA::cudart CUDA::cublas taskrel_nccl)
 
-add_library(taskrel_ot_cuda STATIC ${PROJECT_SOURCE_DIR}/src/ot/sinkhorn.cu)
+add_library(taskrel_ot_cuda STATIC ${PROJECT_SOURCE_DIR}/src/ot/sinkhorn.cu)  # + src/ot/cuda/*.cuh
 target_link_libraries(taskrel_ot_cuda PUBLIC taskrel_comm)
 set_target_properties(taskrel_ot_cuda PROPERTIES CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
 target_compile_options(taskrel_ot_cuda PRIVATE --expt-relaxed-constexpr -Xcompiler=-Wall -lineinfo)
