@@ -1,6 +1,8 @@
 // See npy.h. Format reference: numpy/lib/format.py (NEP 1).
 #include "io/npy.h"
 
+#include <Eigen/Core>  // Eigen::half: IEEE binary16
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -153,30 +155,6 @@ NpyImage load(const std::string& path, const std::string& member) {
   return parse_npy(path + ":" + member, read_zip_member(path, name));
 }
 
-float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
-  const std::uint32_t exponent = (h >> 10) & 0x1f;
-  std::uint32_t mantissa = h & 0x3ff;
-  std::uint32_t bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);  // Inf / NaN
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    bits = sign;
-  } else {  // subnormal half: normalise
-    int e = -1;
-    do {
-      ++e;
-      mantissa <<= 1;
-    } while ((mantissa & 0x400) == 0);
-    bits = sign | (static_cast<std::uint32_t>(112 - e) << 23) | ((mantissa & 0x3ff) << 13);
-  }
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
 // Element `index` (in storage order) converted to T.
 template <typename T>
 T element(const NpyImage& image, std::int64_t index) {
@@ -188,9 +166,9 @@ T element(const NpyImage& image, std::int64_t index) {
   };
   if (image.kind == 'f') {
     if (image.item_size == 2) {
-      std::uint16_t h;
-      std::memcpy(&h, p, 2);
-      return static_cast<T>(half_to_float(h));
+      std::uint16_t bits;
+      std::memcpy(&bits, p, 2);
+      return static_cast<T>(static_cast<float>(Eigen::numext::bit_cast<Eigen::half>(bits)));
     }
     return image.item_size == 4 ? load_as(float{}) : load_as(double{});
   }

@@ -1,36 +1,39 @@
 #include "relatedness/task_data.h"
 
 #include <algorithm>
-#include <cmath>
-#include <numeric>
 
+#include <Eigen/Dense>
 
 namespace taskrel::relatedness {
 
+namespace {
+
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+Eigen::Map<RowMatrixF> matrix_of(Split& split) { return {split.z.data(), split.rows, split.dim}; }
+
+}  // namespace
+
 void standardize(TaskData& task) {
-  const std::int64_t n = task.train.rows, d = task.dim;
-  std::vector<double> mean(d, 0.0), var(d, 0.0);
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t c = 0; c < d; ++c) mean[c] += task.train.z[i * d + c];
-  for (auto& m : mean) m /= std::max<std::int64_t>(n, 1);
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t c = 0; c < d; ++c) {
-      const double v = task.train.z[i * d + c] - mean[c];
-      var[c] += v * v;
-    }
-  task.mean.assign(d, 0.0f);
-  task.stddev.assign(d, 1.0f);
-  for (std::int64_t c = 0; c < d; ++c) {
-    const double s = std::sqrt(var[c] / std::max<std::int64_t>(n, 1));
-    task.mean[c] = static_cast<float>(mean[c]);
-    task.stddev[c] = s > 1e-12 ? static_cast<float>(s) : 1.0f;
+  const std::int64_t n = std::max<std::int64_t>(task.train.rows, 1);
+  const auto train = matrix_of(task.train);
+  // Accumulated row by row in float64, so the statistics do not depend on
+  // how a vectorised reduction would order the sums.
+  Eigen::VectorXd mean = Eigen::VectorXd::Zero(task.dim), var = Eigen::VectorXd::Zero(task.dim);
+  for (Eigen::Index i = 0; i < train.rows(); ++i) mean += train.row(i).cast<double>().transpose();
+  mean /= static_cast<double>(n);
+  for (Eigen::Index i = 0; i < train.rows(); ++i)
+    var += (train.row(i).cast<double>().transpose() - mean).array().square().matrix();
+  const Eigen::ArrayXd deviation = (var / static_cast<double>(n)).array().sqrt();
+  task.mean.resize(task.dim);
+  task.stddev.resize(task.dim);
+  Eigen::Map<Eigen::VectorXf>(task.mean.data(), task.dim) = mean.cast<float>();
+  Eigen::Map<Eigen::VectorXf>(task.stddev.data(), task.dim) = (deviation > 1e-12).select(deviation, 1.0).cast<float>();
+  const Eigen::Map<const Eigen::RowVectorXf> mu(task.mean.data(), task.dim), sigma(task.stddev.data(), task.dim);
+  for (Split* split : {&task.train, &task.test}) {
+    auto z = matrix_of(*split);
+    z = (z.rowwise() - mu).array().rowwise() / sigma.array();
   }
-  auto apply = [&](Split& split) {
-    for (std::int64_t i = 0; i < split.rows; ++i)
-      for (std::int64_t c = 0; c < d; ++c) split.z[i * d + c] = (split.z[i * d + c] - task.mean[c]) / task.stddev[c];
-  };
-  apply(task.train);
-  apply(task.test);
 }
 
 Split take_rows(const Split& split, const std::vector<std::int64_t>& index) {
