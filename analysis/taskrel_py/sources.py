@@ -118,6 +118,11 @@ def imagefolder_splits(name, directory, split=None):
     if not os.path.isdir(directory):
         raise InputError(f"{directory}: ImageFolder directory of dataset {name!r} does not exist")
     if split is not None:
+        classes = _class_folders(directory)
+        if classes and set(classes) <= set(SPLIT_FOLDERS):  # NAME=ROOT:test for NAME=ROOT/test:test
+            raise InputError(f"--imagefolder {name}={directory}:{split}: {directory} holds split folders "
+                             f"({', '.join(classes)}), not class folders; give NAME={directory} for all its "
+                             f"splits, or NAME={os.path.join(directory, split)}:{split}")
         return [(check_name(split, "split", directory), directory)]
     if os.path.isdir(os.path.join(directory, "train")):
         return [(s, os.path.join(directory, s)) for s in SPLIT_FOLDERS if os.path.isdir(os.path.join(directory, s))]
