@@ -314,7 +314,8 @@ def extract(store, model, *, encoder=None, weights=None, layer=None, num_classes
         if head is not None and head_needed:
             store_lib.write_head(store, encoder, head_for, head[0], head[1], found[head_for].num_classes,
                                  found[head_for].class_names, overwrite)
-            _log(f"{encoder}/{head_for}/head: {layer_name} weight {head[0].shape[0]} x {head[0].shape[1]} written")
+            _log(f"{encoder}/{head_for}/head: weight {head[0].shape[0]} x {head[0].shape[1]} (of layer {layer_name}) "
+                 f"written")
     capture.remove()
     return summary
 

@@ -154,9 +154,8 @@ def load_results(csv_path):
             values = text.map({"true": True, "false": False})
             out[column] = values.astype(bool) if present.all() else values.astype("boolean")
         else:
-            numbers = pd.to_numeric(text.where(present, None), errors="coerce")
-            if (numbers.notna() == present).all():
-                out[column] = numbers.astype(np.float64)
-            else:  # some value is not a number: a text column
+            try:  # Python's float(): exact to the last bit (pandas' fast parser may miss by an ulp)
+                out[column] = text.where(present, "nan").astype(np.float64)
+            except ValueError:  # some value is not a number: a text column
                 out[column] = pd.Categorical(text.where(present, None))
     return pd.DataFrame(out, columns=raw.columns)
