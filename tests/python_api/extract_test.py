@@ -12,7 +12,8 @@
              the middle of a split leaves a store that taskrel accepts without that split, and the rerun
              redoes it (equal to an uninterrupted run); SIGTERM exits 3 keeping completed splits; a stale
              side file is removed; changed settings are refused; --overwrite redoes.
-  Dtypes     float16 and float32 stores: dtype as asked, values equal to float16 rounding.
+  Dtypes     float16 and float32 stores: dtype as asked, values equal to float16 rounding; values beyond
+             float16's range are refused (exit 2) instead of being stored as Inf.
   Errors     exit 2 with a message naming the file/dataset/layer for: unknown architecture, missing
              weights, weights that do not fit, unknown layer (close names listed), empty dataset, label
              count mismatch, a store that is not HDF5, a head on the wrong label set; nothing written.
@@ -377,6 +378,23 @@ class Extract(unittest.TestCase):
                                                                                        "/resnet18/pets/test")[0]
         self.assertEqual((z16.dtype, z32.dtype), (np.float16, np.float32))
         np.testing.assert_array_equal(z16, z32.astype(np.float16))  # float32 rounded, nothing else differs
+
+    def test_float16_overflow_is_refused(self):
+        # Embeddings beyond float16's range would be stored as Inf, which taskrel rejects at read time.
+        model_file = os.path.join(self.tmp, "loud.py")
+        with open(model_file, "w") as f:
+            f.write("import torch\n\nclass Loud(torch.nn.Module):\n    def forward(self, x):\n"
+                    "        return x * 1e6\n\ndef make():\n    return torch.nn.Sequential(torch.nn.Flatten(), Loud(), "
+                    "torch.nn.Linear(3 * 32 * 32, 3))\n")
+        store = os.path.join(self.tmp, "loud.h5")
+        args = ["--store", store, "--model", f"{model_file}:make", "--imagefolder", f"pets={self.tmp}/pets/test:test",
+                *self.common]
+        code, err = run_main(*args, "--dtype", "float16")
+        self.assertEqual(code, 2, err)
+        self.assertIn("embedding of row 0 is not finite (finite in float32 but beyond float16's 65504", err)
+        self.assertFalse(os.path.exists(store))
+        self.assertEqual(run_main(*args, "--dtype", "float32")[0], 0)
+        self.assertGreater(np.abs(read_split(store, "/make/pets/test")[0]).max(), 65504)
 
     # ------------------------------------------------------------------------------------------ Errors
 
