@@ -286,12 +286,22 @@ def extract(store, model, *, encoder=None, weights=None, layer=None, num_classes
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     capture = _Capture(layer_module)
+    try:
+        _run(net, capture, layer_name, layer_module, found, todo, summary, head_for, head_needed, transform, store,
+             encoder, config, dev, batch_size, workers, progress, progress_seconds, overwrite, handle_signals, what)
+    finally:
+        capture.remove()  # a model passed in by the caller leaves without our hooks
+    return summary
+
+
+def _run(net, capture, layer_name, layer_module, found, todo, summary, head_for, head_needed, transform, store,
+         encoder, config, dev, batch_size, workers, progress, progress_seconds, overwrite, handle_signals, what):
+    import torch
     with _encoder_lock(store, encoder), _Signals(handle_signals) as signals, torch.inference_mode():
         for stale in store_lib.clear_stale_partials(store, encoder):
             _log(f"removed {stale} (a split left unfinished by an earlier run; it is redone)")
         if not todo and not head_needed:
-            capture.remove()
-            return summary
+            return
         probe_split = todo[0][1] if todo else next(iter(found[head_for].splits.values()))
         sample = source_lib.torch_dataset(probe_split, transform)[0][0]
         dim, is_head = _probe(net, capture, layer_name, layer_module, sample, dev, what)
@@ -316,8 +326,6 @@ def extract(store, model, *, encoder=None, weights=None, layer=None, num_classes
                                  found[head_for].class_names, overwrite)
             _log(f"{encoder}/{head_for}/head: weight {head[0].shape[0]} x {head[0].shape[1]} (of layer {layer_name}) "
                  f"written")
-    capture.remove()
-    return summary
 
 
 def _extract_split(net, capture, ds, sp, transform, store, encoder, config, dim, dev, batch_size, workers,
