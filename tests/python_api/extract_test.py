@@ -216,13 +216,20 @@ class Extract(unittest.TestCase):
         self.assertTrue(rows["pets", "test"].has_head)
         self.assertFalse(rows["gray", "test"].has_head)
         self.assertEqual(rows["gray", "train"].num_classes, 2)
+        bad = os.path.join(self.tmp, "listed", "broken.h5")
+        os.makedirs(os.path.dirname(bad))
+        with open(bad, "w") as f:
+            f.write("not hdf5")
+        with self.assertRaisesRegex(Exception, f"{bad}: not an HDF5 file"):
+            list_store(os.path.dirname(bad))
 
     # ------------------------------------------------------------------------------------------ Sources
 
     def test_png_and_npy_give_the_same_embeddings(self):
         store = os.path.join(self.tmp, "npy_pets.h5")
         extract(store, "resnet18", encoder="e", weights=self.weights, num_classes=3, npy=[self.npy],
-                datasets=["pets_npy"], image_size=SIZE, resize=SIZE, batch_size=4, threads=1, progress="none")
+                datasets=["pets_npy"], image_size=SIZE, resize=SIZE, batch_size=4, threads=1, progress="none",
+                workers=2)  # DataLoader worker processes reading the memory-mapped images.npy
         for split in ("train", "test"):
             from_png, labels_png = read_split(self.store, f"/resnet18_pets/pets/{split}")
             from_npy, labels_npy = read_split(store, f"/e/pets_npy/{split}")
@@ -243,10 +250,11 @@ class Extract(unittest.TestCase):
         store = os.path.join(self.tmp, "callable.h5")
         code, err = run_main("--store", store, "--model", "torchvision.models:resnet18", "--model-kwargs",
                              '{"num_classes": 3}', "--weights", self.weights, "--encoder", "e", "--imagefolder",
-                             f"pets={self.tmp}/pets/test:test", *self.common)
+                             f"pets={self.tmp}/pets/test:test", *self.common, "--workers", 1, "--progress", "bar")
         self.assertEqual(code, 0, err)
         z, _ = read_split(store, "/e/pets/test")
         np.testing.assert_array_equal(z, read_split(self.store, "/resnet18_pets/pets/test")[0])
+        self.assertIn("6/6 [", err)  # the tqdm bar (--progress bar; auto picks it on a terminal)
 
     def test_inner_layer(self):
         store = os.path.join(self.tmp, "layer4.h5")
