@@ -23,7 +23,8 @@ npy directory (the layout the C++ side exports its tasks in):
 Preprocessing (one tensor pipeline for both sources, so a dataset gives the same embeddings whichever
 way it is stored): to float in [0, 1]; channels adapted to the model (grayscale repeated to 3 channels,
 RGB averaged to 1 with the ITU-R 601 weights, alpha dropped); shorter side resized to `resize`
-(bilinear, antialiased); centre crop `image_size` x `image_size`; normalised with mean/std.
+(bilinear, antialiased; resize=0: not resized); centre crop `image_size` x `image_size` (an image smaller
+than the crop is padded with zeros, i.e. black, by torchvision's center_crop); normalised with mean/std.
 """
 
 import os
