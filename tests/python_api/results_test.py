@@ -1,6 +1,6 @@
 """taskrel_py.results on real `taskrel matrix` output, against what h5py and pandas read raw.
 
-  Matrix     a tiny zoo (tests/zoo/make_zoo.py: 3 encoders x 3 datasets, 6 overlapping classes in 2-D
+  Matrix     a tiny zoo (make_zoo below: 3 encoders x 3 datasets, 6 overlapping classes in 2-D
              so that accuracies differ between encoders, one dataset with a NaN so its
              triples fail, no self pairs so the diagonal is never run), `taskrel matrix` with few epochs:
              load_matrix has dims (encoder, reference, target) with the file's axes, every quantity equal
@@ -37,6 +37,29 @@ from taskrel_py.results import load_matrix, load_results, load_transforms  # noq
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 
+def make_zoo(path, encoders=3, datasets=3, n=60, d=2, k=6, nan=None, seed=7):
+    """A tiny synthetic zoo in the store layout (the recipe of the matrix tests' make_zoo.py): dataset t of
+    encoder e has K Gaussian classes whose centres drift with t and spread with e, train n rows and test
+    n/2. Six classes in two dimensions overlap, so probe accuracies differ between encoders. With `nan`
+    ('encoder/dataset'), one test value is NaN: that dataset's triples fail at read time."""
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((k, d)) * 4.0
+    with h5py.File(path, "w") as f:
+        for e in range(encoders):
+            for t in range(datasets):
+                centres = (1.0 + e) * (base + 0.7 * t * rng.standard_normal((k, d)))
+                g = f.create_group(f"enc{e}/task{t}")
+                g.attrs["num_classes"] = k
+                for split, rows in (("train", n), ("test", n // 2)):
+                    y = np.arange(rows) % k
+                    rng.shuffle(y)
+                    z = (centres[y] + rng.standard_normal((rows, d))).astype(np.float32)
+                    if nan == f"enc{e}/task{t}" and split == "test":
+                        z[1, 0] = np.nan
+                    g.create_dataset(f"{split}/embeddings", data=z, chunks=(min(rows, 64), d))
+                    g.create_dataset(f"{split}/labels", data=y.astype(np.int64))
+
+
 def run_matrix(directory, store):
     job = os.path.join(directory, "job.toml")
     with open(job, "w") as f:
@@ -51,8 +74,7 @@ class Results(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="taskrel_results_")
         cls.store = os.path.join(cls.tmp, "store.h5")
-        subprocess.run([sys.executable, os.path.join(SOURCE, "tests", "zoo", "make_zoo.py"), cls.store,
-                        "--encoders", "3", "--d", "2", "--k", "6", "--nan", "enc1/task2"], check=True)
+        make_zoo(cls.store, nan="enc1/task2")
         cls.result, cls.out = run_matrix(cls.tmp, cls.store)
         cls.h5 = os.path.join(cls.out, "relatedness.h5")
         cls.csv = os.path.join(cls.out, "relatedness.csv")
