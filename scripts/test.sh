@@ -36,8 +36,9 @@ if [ "$sanitize" = 1 ]; then
   # are noise, so leak detection is off; every other ASan/UBSan error fails.
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  # Tests labelled `accuracy` (comparisons with POT) and `slurm` (the batch
+  # Tests labelled `accuracy` (comparisons with POT), `python` (the Python
+  # package, whose C++ side the other tests cover) and `slurm` (the batch
   # scripts around the same matrix run that matrix_run covers) ran in the
   # Release pass; under ASan they only cost time.
-  run_suite build-sanitize "-LE accuracy|slurm" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKREL_SANITIZE=ON
+  run_suite build-sanitize "-LE accuracy|python|slurm" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKREL_SANITIZE=ON
 fi
