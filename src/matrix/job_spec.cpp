@@ -68,18 +68,33 @@ class TableReader {
         if constexpr (std::is_enum_v<T>) return false;
         else return options::OptionCodec<T>::accepts_list;
       }();
+      constexpr bool numbers = [] {
+        if constexpr (std::is_enum_v<T>) return false;
+        else return options::OptionCodec<T>::accepts_number;
+      }();
+      // A string, or (where the value type takes them) a number or an array of those.
+      auto text_of = [](const toml::node& item, std::string& out) {
+        if (item.is_string()) out = *item.value<std::string>();
+        else if (numbers && item.is_integer()) out = std::to_string(*item.value<std::int64_t>());
+        else if (numbers && item.is_floating_point()) out = fmt::format("{}", *item.value<double>());
+        else return false;
+        return true;
+      };
       std::string text;
-      bool well_typed = node->is_string();
-      if (well_typed) text = *node->value<std::string>();
+      bool well_typed = text_of(*node, text);
       if (const toml::array* array = node->as_array(); lists && array != nullptr) {
         well_typed = !array->empty();
         for (const auto& item : *array) {
-          if (!item.is_string()) well_typed = false;
-          else text += (text.empty() ? "" : ",") + *item.value<std::string>();
+          std::string part;
+          if (!text_of(item, part)) well_typed = false;
+          else text += (text.empty() ? "" : ",") + part;
         }
       }
-      if (!well_typed)
-        return problem(key, lists ? "must be a string or a non-empty array of strings" : "must be a string");
+      if (!well_typed) {
+        const char* kind = numbers ? (lists ? "a number, a string or a non-empty array of them" : "a number or a string")
+                                   : (lists ? "a string or a non-empty array of strings" : "a string");
+        return problem(key, fmt::format("must be {}", kind));
+      }
       try {
         entry.value = options::parse_value<T>(text);
       } catch (const InputError& error) {

@@ -54,7 +54,9 @@ ChosenHead choose_reference_head(const std::optional<io::StoredHead>& stored, co
     spdlog::log(log_level, "reference head: stored at /{}/{}/head", reference.encoder, reference.dataset);
     return chosen;
   }
-  const std::string memo_key = fmt::format("{}\n{}\n{}", store, reference.encoder, reference.dataset);
+  // Heads of different budgets are different heads (tau0 auto trains several).
+  const std::string memo_key = fmt::format("{}\n{}\n{}\n{:.17g}\n{:.17g}\n{}", store, reference.encoder,
+                                           reference.dataset, options.tau0, options.gamma, options.max_epochs);
   if (memo != nullptr && memo->heads.count(memo_key) != 0) {
     std::tie(chosen.head, chosen.report) = memo->heads.at(memo_key);
   } else {

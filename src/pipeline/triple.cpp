@@ -1,7 +1,10 @@
 #include "pipeline/triple.h"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
+
+#include <Eigen/Dense>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -54,6 +57,24 @@ BaselineScores baseline_scores(const TaskData& reference, const TaskData& target
   return scores;
 }
 
+// The mean euclidean distance between points of a split (on a seeded sample
+// of at most 1000 rows: the scale tau0 auto's grid is relative to).
+double mean_distance(const Split& split, std::uint64_t seed) {
+  std::mt19937_64 rng(seed + 13);
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(split.rows));
+  for (std::int64_t i = 0; i < split.rows; ++i) rows[i] = i;
+  std::shuffle(rows.begin(), rows.end(), rng);
+  rows.resize(static_cast<std::size_t>(std::min<std::int64_t>(split.rows, 1000)));
+  const auto n = static_cast<Eigen::Index>(rows.size());
+  Eigen::MatrixXd z(n, split.dim);
+  for (Eigen::Index i = 0; i < n; ++i)
+    z.row(i) = Eigen::Map<const Eigen::RowVectorXf>(split.z.data() + rows[i] * split.dim, split.dim).cast<double>();
+  const Eigen::VectorXd norms = z.rowwise().squaredNorm();
+  const Eigen::MatrixXd d2 = ((-2.0 * z * z.transpose()).colwise() + norms).rowwise() + norms.transpose();
+  const double sum = d2.cwiseMax(0.0).cwiseSqrt().sum();
+  return n > 1 ? sum / static_cast<double>(n * (n - 1)) : 1.0;
+}
+
 }  // namespace
 
 TaskData load_task_uncached(const std::string& store, const std::string& encoder, const std::string& dataset) {
@@ -88,10 +109,37 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
     standardize(reference);
     standardize(target);
   }
-  const ChosenHead chosen =
-      choose_reference_head(stored, reference, o.standardize, options.head, request.reference_store, heads);
-
-  relatedness::RelateResult r = relatedness::relate(comm, reference, target, chosen.head, options);
+  // The head, and with tau0 auto the bound of every candidate budget (fitted
+  // in increasing order, each fit starting from the previous one's theta).
+  Tau0Report tau0;
+  tau0.automatic = o.tau0.automatic && !stored;
+  std::vector<double> budgets = {o.tau0.value};
+  if (tau0.automatic) {
+    tau0.reference_distance = mean_distance(reference.train, options.seed);
+    budgets.clear();
+    for (double kappa : o.tau0_grid.relative) budgets.push_back(kappa / tau0.reference_distance);
+  }
+  ChosenHead chosen;
+  relatedness::RelateResult r;
+  relatedness::Transformation warm;  // the previous candidate's theta
+  for (std::size_t c = 0; c < budgets.size(); ++c) {
+    relatedness::RelateOptions candidate_options = options;
+    candidate_options.head.tau0 = budgets[c];
+    ChosenHead head =
+        choose_reference_head(stored, reference, o.standardize, candidate_options.head, request.reference_store, heads);
+    relatedness::RelateResult candidate =
+        relatedness::relate(comm, reference, target, head.head, candidate_options, false, c > 0 ? &warm : nullptr);
+    warm = candidate.transformation;
+    if (tau0.automatic)
+      tau0.candidates.push_back({budgets[c], o.tau0_grid.relative[c], candidate.relatedness, candidate.target_loss,
+                                 candidate.fit_converged});
+    if (c == 0 || candidate.relatedness < r.relatedness) {
+      tau0.chosen = budgets[c];
+      tau0.chosen_relative = tau0.automatic ? o.tau0_grid.relative[c] : 0.0;
+      r = std::move(candidate);
+      chosen = std::move(head);
+    }
+  }
   const BaselineScores scores = baseline_scores(reference, target, chosen.head, o);
   // relate() evaluated the head on the test split; the training side of the report is the head's own.
   r.head.from_store = chosen.report.from_store;
@@ -109,7 +157,7 @@ nlohmann::json relate_triple(Communicator& comm, const TripleRequest& request, c
   sizes.target_reported = target.test.rows;
   sizes.target_reported_split = options.pseudo_labels ? std::string("train") : target.test_split;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  nlohmann::json record = triple_record(request, o, r, scores, sizes, comm.size(), seconds);
+  nlohmann::json record = triple_record(request, o, r, scores, sizes, tau0, comm.size(), seconds);
   if (result != nullptr) *result = std::move(r);
   return record;
 }

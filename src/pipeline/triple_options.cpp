@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
+#include <string>
+
 #include "core/error.h"
 
 namespace taskrel::pipeline {
@@ -27,6 +30,12 @@ void validate_triple_options(TripleOptions& o, const ProblemSink& report) {
     const std::string problem = options::range_problem(entry);
     if (!problem.empty()) report(entry.key, entry.section, problem);
   });
+  if (!o.tau0.automatic && !(o.tau0.value >= 0))
+    report("tau0", options::Section::kRelate, fmt::format("must be >= 0 or auto (got {})", o.tau0.value));
+  for (double kappa : o.tau0_grid.relative)
+    if (!(kappa > 0)) report("tau0_grid", options::Section::kRelate, fmt::format("values must be > 0 (got {})", kappa));
+  if (o.tau0_grid.relative.empty()) report("tau0_grid", options::Section::kRelate, "must list at least one value");
+  o.relate.head.tau0 = o.tau0.value;
   o.relate.device = o.device.value_or(ot::default_device());
   if (o.relate.device == ot::Device::kCuda && !ot::cuda_device_available())
     report("device", options::Section::kTop, ot::cuda_backend_built() ? "device cuda: no GPU is visible to this process"
@@ -63,6 +72,50 @@ std::string OptionCodec<pipeline::MetricSelection>::text(const pipeline::MetricS
 
 pipeline::MetricSelection OptionCodec<pipeline::MetricSelection>::parse(const std::string& text) {
   return pipeline::MetricSelection{baselines::parse_metric_selection(text)};
+}
+
+namespace {
+
+// A finite number filling the whole text, else InputError naming `what`.
+double number_of(const std::string& text, const char* what) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !std::isfinite(value))
+    throw InputError(fmt::format("{} '{}' is not a number", what, text));
+  return value;
+}
+
+}  // namespace
+
+std::string OptionCodec<pipeline::Tau0Choice>::text(const pipeline::Tau0Choice& value) {
+  return value.automatic ? "auto" : fmt::format("{}", value.value);
+}
+
+pipeline::Tau0Choice OptionCodec<pipeline::Tau0Choice>::parse(const std::string& text) {
+  if (text == "auto") return pipeline::Tau0Choice{true, pipeline::Tau0Choice{}.value};
+  return pipeline::Tau0Choice{false, number_of(text, "tau0: expected a number or auto, got")};
+}
+
+std::string OptionCodec<pipeline::Tau0Grid>::text(const pipeline::Tau0Grid& value) {
+  return fmt::format("{}", fmt::join(value.relative, ","));
+}
+
+pipeline::Tau0Grid OptionCodec<pipeline::Tau0Grid>::parse(const std::string& text) {
+  pipeline::Tau0Grid grid;
+  grid.relative.clear();
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    if (!item.empty()) grid.relative.push_back(number_of(item, "tau0_grid: value"));
+    start = comma + 1;
+  }
+  return grid;
 }
 
 }  // namespace taskrel::options

@@ -21,6 +21,26 @@
 
 namespace taskrel::pipeline {
 
+// The reference head's gradient-norm budget: a number, or "auto" -- the
+// bound of every tau0 of the grid (relative to the feature scale) is
+// computed and the smallest kept (taskrel's extension: the bound holds for
+// every head, so its minimum over heads is a bound too, and a tighter one).
+struct Tau0Choice {
+  bool automatic = false;
+  double value = 0.02;
+  bool operator==(const Tau0Choice& other) const { return automatic == other.automatic && value == other.value; }
+};
+
+// tau0 values relative to the mean distance between reference points
+// (tau0 = kappa / distance): kappa is how much the head's loss may change
+// across a typical distance, the same for every encoder whatever its
+// dimension or scale (the paper's 0.02 at d = 512 and 0.2 at d = 200 are
+// kappa of about 0.6 and 4).
+struct Tau0Grid {
+  std::vector<double> relative = {0.25, 1.0, 4.0};
+  bool operator==(const Tau0Grid& other) const { return relative == other.relative; }
+};
+
 // The baseline estimators to compute beside relatedness (names of the
 // baselines registry, in its order).
 struct MetricSelection {
@@ -33,6 +53,8 @@ struct TripleOptions {
   bool standardize = true;
   bool train_head = false;             // train even when the store has a head
   double target_fraction = 1.0;        // stratified fraction of the target train split
+  Tau0Choice tau0;                     // the head's budget; relate.head.tau0 is set from it per head
+  Tau0Grid tau0_grid;
   // Where the OT solves run; unset: cuda when built with it and a GPU is
   // visible, else cpu. Validation resolves it into relate.device.
   std::optional<ot::Device> device;
@@ -57,7 +79,11 @@ void visit_triple_options(Options& o, Visit&& visit) {
   visit(option("mode", r.mode, "W_d during the fit: label-exact (label by label, DESIGN 1.5) or paper-code (one OT "
                "with a 1e6-weighted label cost, as the paper's code; alias: reference)"));
   visit(option("cost", r.cost, "Ground cost c of W_d"));
-  visit(option("epochs", r.epochs, "Adam steps of the transformation fit", Effect::kResult, at_least(0)));
+  visit(option("epochs", r.epochs, "Most epochs of the transformation fit (it stops earlier when converged)",
+               Effect::kResult, at_least(0)));
+  visit(option("tolerance", r.tolerance,
+               "The fit has converged when its objective changed by less than this fraction over 10 epochs",
+               Effect::kResult, above(0)));
   visit(option("seed", r.seed, "Seed of every random choice", Effect::kResult, at_least(0), Section::kTop));
   visit(option("pseudo_labels", r.pseudo_labels,
                "Do not fit on the target labels: k-means start, then alternate fitting and relabelling (K_T from "
@@ -66,8 +92,11 @@ void visit_triple_options(Options& o, Visit&& visit) {
                at_least(0)));
   visit(option("target_fraction", o.target_fraction, "Stratified fraction of the target train split to fit on",
                Effect::kResult, interval(0, 1, true, false)));
-  visit(option("tau0", r.head.tau0, "Gradient-norm threshold of the reference head's penalty", Effect::kResult,
-               at_least(0)));
+  visit(option("tau0", o.tau0,
+               "Gradient-norm threshold of the reference head's penalty (>= 0), or auto: the smallest bound over "
+               "tau0_grid"));
+  visit(option("tau0_grid", o.tau0_grid,
+               "tau0 auto: the candidates, relative to the mean distance between reference points (comma list)"));
   visit(option("gamma", r.head.gamma, "Weight of the reference head's gradient-norm penalty", Effect::kResult,
                at_least(0)));
   visit(option("standardize", o.standardize, "Standardise each task with its own train mean and std"));
@@ -75,7 +104,8 @@ void visit_triple_options(Options& o, Visit&& visit) {
   visit(option("head_epochs", r.head.max_epochs, "Most Adam epochs of the reference head's training",
                Effect::kResult, at_least(0)));
   visit(option("batch_size", r.batch_size,
-               "Points per side per step for W_d (0: full data up to 1e6 pairs, else 500; paper-code: 500)",
+               "Points per side of the fit (label-exact: a fixed stratified subset; 0: all up to 1e6 pairs, else "
+               "1000; paper-code: minibatches, 0: 500)",
                Effect::kResult, at_least(0)));
   visit(option("eval_points", r.eval_points, "Cap (per side, stratified) on the points of the reported W_d",
                Effect::kResult, at_least(1)));
@@ -120,6 +150,7 @@ namespace taskrel::options {
 template <>
 struct OptionCodec<pipeline::MetricSelection> {
   static constexpr bool accepts_list = true;
+  static constexpr bool accepts_number = false;
   static std::string text(const pipeline::MetricSelection& value);
   static pipeline::MetricSelection parse(const std::string& text);
   static std::vector<std::string> choices() { return {}; }
@@ -128,8 +159,33 @@ struct OptionCodec<pipeline::MetricSelection> {
 };
 
 template <>
+struct OptionCodec<pipeline::Tau0Choice> {
+  static constexpr bool accepts_list = false;
+  static constexpr bool accepts_number = true;
+  static std::string text(const pipeline::Tau0Choice& value);
+  static pipeline::Tau0Choice parse(const std::string& text);
+  static std::vector<std::string> choices() { return {}; }
+  static std::string help() { return ""; }
+  static nlohmann::json json(const pipeline::Tau0Choice& value) {
+    return value.automatic ? nlohmann::json("auto") : nlohmann::json(value.value);
+  }
+};
+
+template <>
+struct OptionCodec<pipeline::Tau0Grid> {
+  static constexpr bool accepts_list = true;
+  static constexpr bool accepts_number = true;
+  static std::string text(const pipeline::Tau0Grid& value);
+  static pipeline::Tau0Grid parse(const std::string& text);
+  static std::vector<std::string> choices() { return {}; }
+  static std::string help() { return ""; }
+  static nlohmann::json json(const pipeline::Tau0Grid& value) { return value.relative; }
+};
+
+template <>
 struct OptionCodec<std::optional<ot::Device>> {
   static constexpr bool accepts_list = false;
+  static constexpr bool accepts_number = false;
   static std::string text(const std::optional<ot::Device>& value) { return value ? enum_name(*value) : "auto"; }
   static std::optional<ot::Device> parse(const std::string& text) { return parse_enum<ot::Device>(text); }
   static std::vector<std::string> choices() { return enum_choices<ot::Device>(); }

@@ -4,7 +4,7 @@ namespace taskrel::pipeline {
 
 nlohmann::json triple_record(const TripleRequest& request, const TripleOptions& o,
                              const relatedness::RelateResult& r, const BaselineScores& scores,
-                             const TripleSizes& sizes, int ranks, double seconds) {
+                             const TripleSizes& sizes, const Tau0Report& tau0, int ranks, double seconds) {
   const relatedness::RelateOptions& options = o.relate;
   nlohmann::json j;
   j["store"] = request.reference_store;
@@ -24,6 +24,25 @@ nlohmann::json triple_record(const TripleRequest& request, const TripleOptions& 
   j["invertibility_residual"] = r.invertibility_residual;
   j["transform_shift"] = r.transform_shift;
   j["objective"] = r.objective;
+  // How tight the bound is on the reported points: the left side of the
+  // theorem is target_loss, so gap >= 0 is the bound holding.
+  j["gap"] = r.gap;
+  j["bound_holds"] = r.bound_holds;
+  j["transformed_reference_loss"] = r.transformed_reference_loss;
+  j["transformed_bound"] = r.transformed_bound;
+  j["tau_global"] = r.tau_global;
+  j["tau_points"] = r.tau_points;
+  j["tau0"] = {{"value", tau0.chosen}, {"automatic", tau0.automatic}};
+  if (tau0.automatic) {
+    j["tau0"]["relative"] = tau0.chosen_relative;
+    j["tau0"]["reference_distance"] = tau0.reference_distance;
+    j["tau0"]["candidates"] = nlohmann::json::array();
+    for (const auto& c : tau0.candidates)
+      j["tau0"]["candidates"].push_back({{"tau0", c.tau0}, {"relative", c.relative}, {"relatedness", c.relatedness},
+                                         {"target_loss", c.target_loss}, {"converged", c.converged}});
+  }
+  j["fit"] = {{"converged", r.fit_converged}, {"epochs", r.epochs}, {"objective", r.objective},
+              {"points_per_side", r.batch_size}};
   j["B"] = nlohmann::json::array();
   for (std::int64_t k = 0; k < r.target_classes; ++k)
     j["B"].push_back(std::vector<double>(r.B.begin() + k * r.ref_classes, r.B.begin() + (k + 1) * r.ref_classes));
@@ -39,7 +58,7 @@ nlohmann::json triple_record(const TripleRequest& request, const TripleOptions& 
                {"train_accuracy", r.head.train_accuracy}, {"train_loss", r.head.train_ce},
                {"test_accuracy", r.head.test_accuracy}, {"test_loss", r.head.test_ce},
                {"lipschitz", r.head.lipschitz}, {"spectral_norm", r.head.spectral_norm},
-               {"tau0", options.head.tau0}, {"gamma", options.head.gamma}, {"seconds", r.head.seconds}};
+               {"tau0", tau0.chosen}, {"gamma", options.head.gamma}, {"seconds", r.head.seconds}};
   if (options.pseudo_labels) {
     j["pseudo_labels"] = {{"agreement", r.pseudo_label_agreement},
                           {"agreement_by_round", r.pseudo_label_agreement_rounds},

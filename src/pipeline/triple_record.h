@@ -26,8 +26,20 @@ struct TripleSizes {
   std::string reference_reported_split, target_reported_split;
 };
 
+// The reference head's budget: the one used, and with tau0 auto every candidate.
+struct Tau0Candidate {
+  double tau0 = 0, relative = 0, relatedness = 0, target_loss = 0;
+  bool converged = false;
+};
+struct Tau0Report {
+  bool automatic = false;
+  double chosen = 0, chosen_relative = 0;
+  double reference_distance = 0;  // mean distance between reference train points (auto only)
+  std::vector<Tau0Candidate> candidates;
+};
+
 nlohmann::json triple_record(const TripleRequest& request, const TripleOptions& options,
                              const relatedness::RelateResult& result, const BaselineScores& scores,
-                             const TripleSizes& sizes, int ranks, double seconds);
+                             const TripleSizes& sizes, const Tau0Report& tau0, int ranks, double seconds);
 
 }  // namespace taskrel::pipeline

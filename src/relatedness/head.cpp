@@ -1,8 +1,10 @@
-// LibTorch translation unit 1 of 2: the reference head.
+// LibTorch translation unit: the reference head (and the threads LibTorch uses).
 #include "relatedness/head.h"
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -111,6 +113,22 @@ std::vector<double> evaluate_head(const LinearHead& head, const std::vector<floa
   const auto counts = torch::bincount(y, {}, head.classes).to(torch::kFloat64);
   const auto mean = (sums / counts.clamp_min(1)).contiguous();
   return std::vector<double>(mean.data_ptr<double>(), mean.data_ptr<double>() + head.classes);
+}
+
+}  // namespace taskrel::relatedness
+
+namespace taskrel::relatedness {
+
+void configure_threads(int threads, int ranks) {
+  if (threads <= 0) {
+    if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr && std::atoi(env) > 0) {
+      threads = std::atoi(env);
+    } else {
+      const int cores = static_cast<int>(std::thread::hardware_concurrency());
+      threads = std::max(1, cores / std::max(1, ranks));
+    }
+  }
+  torch::set_num_threads(threads);
 }
 
 }  // namespace taskrel::relatedness

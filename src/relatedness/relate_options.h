@@ -23,7 +23,10 @@ struct RelateOptions {
   FitMode mode = FitMode::kLabelExact;
   Setting setting = Setting::kLearnedAll;
   ot::GroundCost cost = ot::GroundCost::kEuclidean;
+  // The fit stops when its objective changes by less than `tolerance`
+  // (relative) over 10 epochs, or after `epochs` epochs (a cap).
   int epochs = 500;
+  double tolerance = 1e-4;
   std::uint64_t seed = 0;
   double lambda_w = 2.0, lambda_pm = 1.0, lambda_ic = 1.0;
   double lr = 1e-2, lr_d = 1e-3;

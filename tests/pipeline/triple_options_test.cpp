@@ -25,6 +25,8 @@ std::enable_if_t<std::is_enum_v<E>> perturb(E& value) {
   value = parse_enum<E>(enum_name(value) == names[0] ? names[1] : names[0]);
 }
 void perturb(MetricSelection& value) { value.names = value.names.empty() ? baselines::metric_names() : std::vector<std::string>{"leep"}; }
+void perturb(Tau0Choice& value) { value.automatic = !value.automatic; }
+void perturb(Tau0Grid& value) { value.relative.push_back(8.0); }
 void perturb(std::optional<ot::Device>& value) {
   value = value ? std::nullopt : std::optional<ot::Device>(ot::Device::kCpu);
 }
@@ -103,6 +105,22 @@ TEST(TripleOptionTable, DefaultsValidateAndSeedTheHead) {
   EXPECT_NO_THROW(validate_triple_options(o, "defaults"));
   EXPECT_EQ(o.relate.head.seed, 42u);
   EXPECT_EQ(o.relate.device, ot::Device::kCpu);
+}
+
+TEST(TripleOptionTable, Tau0IsANumberOrAuto) {
+  using Codec = options::OptionCodec<Tau0Choice>;
+  EXPECT_TRUE(Codec::parse("auto").automatic);
+  EXPECT_DOUBLE_EQ(Codec::parse("0.2").value, 0.2);
+  EXPECT_THROW(Codec::parse("0.2x"), InputError);
+  EXPECT_EQ(Codec::json(Codec::parse("auto")), nlohmann::json("auto"));
+  EXPECT_EQ(options::OptionCodec<Tau0Grid>::parse("0.5, 2").relative, (std::vector<double>{0.5, 2}));
+  TripleOptions o;
+  o.device = ot::Device::kCpu;
+  o.tau0 = Codec::parse("0.2");
+  validate_triple_options(o, "here");
+  EXPECT_DOUBLE_EQ(o.relate.head.tau0, 0.2);  // the head trains with the chosen budget
+  o.tau0.value = -1;
+  EXPECT_THROW(validate_triple_options(o, "here"), InputError);
 }
 
 TEST(EnumNames, CanonicalNamesAliasesAndErrors) {

