@@ -18,8 +18,10 @@ struct BuildZooOptions {
   void add_to(CLI::App& c) {
     c.add_option("--out", zoo.out_dir, "Directory of the zoo (store.h5, finetune.csv, zoo.json, encoders/)")
         ->required();
-    c.add_option("--preset", zoo.preset, "default: 6 encoders x 8 targets (minutes); small: 4 x 4, for CI")
-        ->check(CLI::IsMember({"default", "small"}))
+    c.add_option("--preset", zoo.preset,
+                 "default: 10 CNN encoders x 8 targets, 64-d (minutes); small: 4 x 4, for CI; second: an independent "
+                 "zoo of 10 MLP / CNN / deeper-CNN encoders x 7 other targets, 128-d")
+        ->check(CLI::IsMember({"default", "small", "second"}))
         ->capture_default_str();
     c.add_option("--data", zoo.data_dir, "Directory of the Fashion-MNIST IDX files (*-ubyte.gz)")
         ->capture_default_str();

@@ -26,17 +26,51 @@ void set_torch_threads(int threads) {
   torch::set_num_threads(threads > 0 ? threads : std::max(1, cores));
 }
 
-CnnBodyImpl::CnnBodyImpl(int width_) : width(width_) {
-  conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, width, 3).padding(1)));
-  conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(width, 2 * width, 3).padding(1)));
-  conv3 = register_module("conv3", torch::nn::Conv2d(torch::nn::Conv2dOptions(2 * width, 2 * width, 3).padding(1)));
-  embedding = register_module("embedding", torch::nn::Linear(2 * width * 7 * 7, kEmbeddingDim));
+CnnBodyImpl::CnnBodyImpl(int width_, Architecture architecture_, int embedding_dim_)
+    : width(width_), architecture(architecture_), embedding_dim(embedding_dim_) {
+  auto conv = [](int in, int out) { return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1)); };
+  switch (architecture) {
+    case Architecture::kCnn:
+      conv1 = register_module("conv1", conv(1, width));
+      conv2 = register_module("conv2", conv(width, 2 * width));
+      conv3 = register_module("conv3", conv(2 * width, 2 * width));
+      embedding = register_module("embedding", torch::nn::Linear(2 * width * 7 * 7, embedding_dim));
+      break;
+    case Architecture::kDeepCnn:
+      conv1 = register_module("conv1", conv(1, width));
+      conv2 = register_module("conv2", conv(width, width));
+      conv3 = register_module("conv3", conv(width, 2 * width));
+      conv4 = register_module("conv4", conv(2 * width, 2 * width));
+      conv5 = register_module("conv5", conv(2 * width, 2 * width));
+      embedding = register_module("embedding", torch::nn::Linear(2 * width * 7 * 7, embedding_dim));
+      break;
+    case Architecture::kMlp:
+      hidden1 = register_module("hidden1", torch::nn::Linear(kImagePixels, 32 * width));
+      hidden2 = register_module("hidden2", torch::nn::Linear(32 * width, 16 * width));
+      embedding = register_module("embedding", torch::nn::Linear(16 * width, embedding_dim));
+      break;
+  }
 }
 
 torch::Tensor CnnBodyImpl::forward(torch::Tensor x) {
-  x = torch::max_pool2d(torch::relu(conv1->forward(x)), 2);
-  x = torch::max_pool2d(torch::relu(conv2->forward(x)), 2);
-  x = torch::relu(conv3->forward(x));
+  switch (architecture) {
+    case Architecture::kCnn:
+      x = torch::max_pool2d(torch::relu(conv1->forward(x)), 2);
+      x = torch::max_pool2d(torch::relu(conv2->forward(x)), 2);
+      x = torch::relu(conv3->forward(x));
+      break;
+    case Architecture::kDeepCnn:
+      x = torch::relu(conv1->forward(x));
+      x = torch::max_pool2d(torch::relu(conv2->forward(x)), 2);
+      x = torch::relu(conv3->forward(x));
+      x = torch::max_pool2d(torch::relu(conv4->forward(x)), 2);
+      x = torch::relu(conv5->forward(x));
+      break;
+    case Architecture::kMlp:
+      x = torch::relu(hidden1->forward(x.flatten(1)));
+      x = torch::relu(hidden2->forward(x));
+      break;
+  }
   return embedding->forward(x.flatten(1));
 }
 
@@ -98,9 +132,9 @@ double classifier_accuracy(CnnBody& body, torch::nn::Linear& head, const ImageSp
   return test.count > 0 ? static_cast<double>(correct) / static_cast<double>(test.count) : 0.0;
 }
 
-CnnEncoder::CnnEncoder(int width, std::uint64_t seed) {
+CnnEncoder::CnnEncoder(int width, std::uint64_t seed, Architecture architecture, int embedding_dim) {
   torch::manual_seed(seed);
-  network_ = std::make_unique<Network>(Network{CnnBody(width)});
+  network_ = std::make_unique<Network>(Network{CnnBody(width, architecture, embedding_dim)});
 }
 
 CnnEncoder::CnnEncoder(std::unique_ptr<Network> network) : network_(std::move(network)) {}
@@ -109,14 +143,15 @@ CnnEncoder::CnnEncoder(CnnEncoder&&) noexcept = default;
 CnnEncoder& CnnEncoder::operator=(CnnEncoder&&) noexcept = default;
 
 int CnnEncoder::width() const { return network_->body->width; }
+int CnnEncoder::embedding_dim() const { return network_->body->embedding_dim; }
 
-CnnEncoder CnnEncoder::load(const std::string& path, int width) {
-  auto network = std::make_unique<Network>(Network{CnnBody(width)});
+CnnEncoder CnnEncoder::load(const std::string& path, int width, Architecture architecture, int embedding_dim) {
+  auto network = std::make_unique<Network>(Network{CnnBody(width, architecture, embedding_dim)});
   try {
     torch::load(network->body, path);
   } catch (const c10::Error& error) {
-    throw InputError(fmt::format("{}: cannot load a width-{} encoder ({}); delete it or rerun with --force", path,
-                                 width, error.what_without_backtrace()));
+    throw InputError(fmt::format("{}: cannot load a width-{} {} encoder ({}); delete it or rerun with --force", path,
+                                 width, enum_name(architecture), error.what_without_backtrace()));
   }
   return CnnEncoder(std::move(network));
 }
@@ -130,7 +165,7 @@ void CnnEncoder::save(const std::string& path) const {
 double CnnEncoder::train_on_source(const ImageSplit& train, const ImageSplit& test, int num_classes,
                                    const TrainingBudget& budget, std::uint64_t seed, const StepCallback& on_step) {
   torch::manual_seed(seed);
-  torch::nn::Linear head(kEmbeddingDim, num_classes);
+  torch::nn::Linear head(embedding_dim(), num_classes);
   train_classifier(network_->body, head, train, budget, seed, on_step);
   return classifier_accuracy(network_->body, head, test);
 }
@@ -139,11 +174,12 @@ std::vector<float> CnnEncoder::embed(const ImageSplit& split) const {
   torch::NoGradGuard no_grad;
   network_->body->eval();
   const torch::Tensor images = images_tensor(split);
-  std::vector<float> out(static_cast<std::size_t>(split.count) * kEmbeddingDim);
+  const std::int64_t dim = embedding_dim();
+  std::vector<float> out(static_cast<std::size_t>(split.count) * dim);
   for (std::int64_t begin = 0; begin < split.count; begin += kEvalBatch) {
     const std::int64_t end = std::min(split.count, begin + kEvalBatch);
     const torch::Tensor z = network_->body->forward(images.slice(0, begin, end)).contiguous();
-    std::copy(z.data_ptr<float>(), z.data_ptr<float>() + z.numel(), out.begin() + begin * kEmbeddingDim);
+    std::copy(z.data_ptr<float>(), z.data_ptr<float>() + z.numel(), out.begin() + begin * dim);
   }
   return out;
 }

@@ -1,7 +1,12 @@
-// Small convolutional encoders for the bundled zoo, trained with LibTorch
-// (which stays inside the .cpp files). Architecture, for width w:
-//   conv3x3(1 -> w) ReLU maxpool2, conv3x3(w -> 2w) ReLU maxpool2,
-//   conv3x3(2w -> 2w) ReLU, flatten (2w * 7 * 7), linear -> 64 = embedding.
+// Small image encoders for the bundled zoos, trained with LibTorch (which
+// stays inside the .cpp files). Architectures, for width w and embedding
+// dimension e (64 in the default zoo):
+//   cnn:      conv3x3(1 -> w) ReLU maxpool2, conv3x3(w -> 2w) ReLU maxpool2,
+//             conv3x3(2w -> 2w) ReLU, flatten (2w * 7 * 7), linear -> e;
+//   deep_cnn: conv3x3(1 -> w) ReLU, conv3x3(w -> w) ReLU maxpool2,
+//             conv3x3(w -> 2w) ReLU, conv3x3(2w -> 2w) ReLU maxpool2,
+//             conv3x3(2w -> 2w) ReLU, flatten, linear -> e;
+//   mlp:      flatten (784), linear -> 32w ReLU, linear -> 16w ReLU, linear -> e.
 // Classification (source training, fine-tuning) puts a linear head on the
 // embedding. Everything is deterministic for a seed and a thread count.
 #pragma once
@@ -12,11 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "fmnist_zoo/fashion_tasks.h"
 
 namespace taskrel::fmnist_zoo {
 
-inline constexpr int kEmbeddingDim = 64;
+inline constexpr int kEmbeddingDim = 64;  // the default zoo's
+
+enum class Architecture { kCnn, kDeepCnn, kMlp };
 
 // One pass of minibatch Adam over a split (or a fraction of one).
 struct TrainingBudget {
@@ -38,16 +46,19 @@ void set_torch_threads(int threads);
 class CnnEncoder {
  public:
   // Random initialisation from `seed` (this is the "untrained" encoder).
-  CnnEncoder(int width, std::uint64_t seed);
+  CnnEncoder(int width, std::uint64_t seed, Architecture architecture = Architecture::kCnn,
+             int embedding_dim = kEmbeddingDim);
   ~CnnEncoder();
   CnnEncoder(CnnEncoder&&) noexcept;
   CnnEncoder& operator=(CnnEncoder&&) noexcept;
 
   int width() const;
+  int embedding_dim() const;
 
-  // Loads weights saved by save() into an encoder of the given width;
+  // Loads weights saved by save() into an encoder of the given shape;
   // InputError naming the file when it cannot be read or does not fit.
-  static CnnEncoder load(const std::string& path, int width);
+  static CnnEncoder load(const std::string& path, int width, Architecture architecture = Architecture::kCnn,
+                         int embedding_dim = kEmbeddingDim);
   // Writes to a temporary name and renames, so a killed run never leaves a
   // half-written file under `path`.
   void save(const std::string& path) const;
@@ -58,7 +69,7 @@ class CnnEncoder {
   double train_on_source(const ImageSplit& train, const ImageSplit& test, int num_classes, const TrainingBudget& budget,
                          std::uint64_t seed, const StepCallback& on_step = {});
 
-  // Embeddings of every image of `split` (count x kEmbeddingDim, row-major).
+  // Embeddings of every image of `split` (count x embedding_dim(), row-major).
   std::vector<float> embed(const ImageSplit& split) const;
 
   // End-to-end fine-tuning (finetune.cpp): a copy of this encoder plus a new
@@ -75,3 +86,15 @@ class CnnEncoder {
 };
 
 }  // namespace taskrel::fmnist_zoo
+
+namespace taskrel {
+
+template <>
+struct EnumNames<fmnist_zoo::Architecture> {
+  static constexpr const char* what = "encoder architecture";
+  static constexpr EnumName<fmnist_zoo::Architecture> names[] = {{fmnist_zoo::Architecture::kCnn, "cnn"},
+                                                                 {fmnist_zoo::Architecture::kDeepCnn, "deep_cnn"},
+                                                                 {fmnist_zoo::Architecture::kMlp, "mlp"}};
+};
+
+}  // namespace taskrel

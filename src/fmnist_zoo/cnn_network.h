@@ -9,11 +9,17 @@
 
 namespace taskrel::fmnist_zoo {
 
+// The encoder network of any architecture (cnn_encoder.h). The modules of
+// `cnn` are registered first and alone, so its weights and their seeded
+// initialisation are those of the original single-architecture zoo.
 struct CnnBodyImpl : torch::nn::Module {
-  explicit CnnBodyImpl(int width);
-  torch::Tensor forward(torch::Tensor images);  // (n, 1, 28, 28) -> (n, 64)
+  CnnBodyImpl(int width, Architecture architecture, int embedding_dim);
+  torch::Tensor forward(torch::Tensor images);  // (n, 1, 28, 28) -> (n, embedding_dim)
   int width;
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  Architecture architecture;
+  int embedding_dim;
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, conv5{nullptr};
+  torch::nn::Linear hidden1{nullptr}, hidden2{nullptr};
   torch::nn::Linear embedding{nullptr};
 };
 TORCH_MODULE(CnnBody);

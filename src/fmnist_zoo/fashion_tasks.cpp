@@ -44,6 +44,28 @@ std::vector<TaskDefinition> build_tasks() {
                    kFashionClasses, ImageTransform::kNoise});
   tasks.push_back({"zoomed_out", "10 classes, images shrunk to half size in the centre", kIdentity, kFashionClasses,
                    ImageTransform::kZoomOut});
+  // The second zoo's targets (zoo_presets.cpp), none of them shared with the first's.
+  tasks.push_back({"upper5", "upper-body garments and dresses: t-shirt / pullover / dress / coat / shirt",
+                   {0, -1, 1, 2, 3, -1, 4, -1, -1, -1},
+                   {"t-shirt/top", "pullover", "dress", "coat", "shirt"},
+                   ImageTransform::kNone});
+  tasks.push_back({"casual4", "trouser / dress / sneaker / bag", {-1, 0, -1, 1, -1, -1, -1, 2, 3, -1},
+                   {"trouser", "dress", "sneaker", "bag"}, ImageTransform::kNone});
+  tasks.push_back({"warmth3", "3 groups by warmth: light (t-shirt, dress, sandal, shirt) / warm (pullover, coat, "
+                   "ankle boot) / neutral (trouser, sneaker, bag)",
+                   {0, 2, 1, 0, 1, 0, 0, 2, 2, 1},
+                   {"light", "warm", "neutral"},
+                   ImageTransform::kNone});
+  tasks.push_back({"parity2", "2 groups with no visual meaning: even / odd Fashion-MNIST class index",
+                   {0, 1, 0, 1, 0, 1, 0, 1, 0, 1},
+                   {"even class", "odd class"},
+                   ImageTransform::kNone});
+  tasks.push_back({"flipped", "10 classes, images upside down", kIdentity, kFashionClasses,
+                   ImageTransform::kFlipVertical});
+  tasks.push_back({"shifted", "10 classes, images moved 5 pixels right and 4 down (background fills in)", kIdentity,
+                   kFashionClasses, ImageTransform::kShift});
+  tasks.push_back({"low_contrast", "10 classes, contrast reduced to 30 % around mid-grey", kIdentity,
+                   kFashionClasses, ImageTransform::kLowContrast});
   return tasks;
 }
 
@@ -101,6 +123,19 @@ void blur(float* image) {
     }
 }
 
+void flip_vertical(float* image) {
+  for (int r = 0; r < kImageSide / 2; ++r)
+    for (int c = 0; c < kImageSide; ++c) std::swap(image[r * kImageSide + c], image[(kImageSide - 1 - r) * kImageSide + c]);
+}
+
+void shift(float* image) {
+  constexpr int kRight = 5, kDown = 4;
+  std::array<float, kImagePixels> out{};
+  for (int r = kDown; r < kImageSide; ++r)
+    for (int c = kRight; c < kImageSide; ++c) out[r * kImageSide + c] = image[(r - kDown) * kImageSide + c - kRight];
+  std::copy(out.begin(), out.end(), image);
+}
+
 void zoom_out(float* image) {
   // Half size: each output pixel of the central 14 x 14 is the mean of a 2 x 2
   // input block (exact box downsampling), the border becomes background.
@@ -139,6 +174,9 @@ const char* transform_name(ImageTransform transform) {
     case ImageTransform::kBlur: return "gaussian_blur";
     case ImageTransform::kNoise: return "gaussian_noise";
     case ImageTransform::kZoomOut: return "zoom_out";
+    case ImageTransform::kFlipVertical: return "flip_vertical";
+    case ImageTransform::kShift: return "shift";
+    case ImageTransform::kLowContrast: return "low_contrast";
   }
   return "?";
 }
@@ -157,6 +195,11 @@ void apply_transform(ImageTransform transform, float* image, std::uint64_t noise
       return;
     }
     case ImageTransform::kZoomOut: zoom_out(image); return;
+    case ImageTransform::kFlipVertical: flip_vertical(image); return;
+    case ImageTransform::kShift: shift(image); return;
+    case ImageTransform::kLowContrast:
+      for (int i = 0; i < kImagePixels; ++i) image[i] = 0.35f + 0.3f * image[i];
+      return;
   }
 }
 

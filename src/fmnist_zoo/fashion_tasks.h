@@ -16,7 +16,7 @@
 
 namespace taskrel::fmnist_zoo {
 
-enum class ImageTransform { kNone, kRotate90, kInvert, kBlur, kNoise, kZoomOut };
+enum class ImageTransform { kNone, kRotate90, kInvert, kBlur, kNoise, kZoomOut, kFlipVertical, kShift, kLowContrast };
 
 struct TaskDefinition {
   std::string name;

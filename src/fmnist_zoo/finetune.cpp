@@ -8,7 +8,7 @@ namespace taskrel::fmnist_zoo {
 
 double CnnEncoder::finetune_accuracy(const ImageSplit& train, const ImageSplit& test, int num_classes,
                                      const TrainingBudget& budget, std::uint64_t seed) const {
-  CnnBody copy(network_->body->width);
+  CnnBody copy(network_->body->width, network_->body->architecture, network_->body->embedding_dim);
   {
     torch::NoGradGuard no_grad;
     const auto source = network_->body->parameters();
@@ -16,7 +16,7 @@ double CnnEncoder::finetune_accuracy(const ImageSplit& train, const ImageSplit& 
     for (std::size_t i = 0; i < source.size(); ++i) target[i].copy_(source[i]);
   }
   torch::manual_seed(seed);
-  torch::nn::Linear head(kEmbeddingDim, num_classes);
+  torch::nn::Linear head(embedding_dim(), num_classes);
   train_classifier(copy, head, train, budget, seed, {});
   return classifier_accuracy(copy, head, test);
 }

@@ -85,7 +85,8 @@ nlohmann::json describe(const ZooPreset& preset, const ZooBuildOptions& options,
                             {"epochs", e.training.epochs},
                             {"batch_size", e.training.batch_size},
                             {"learning_rate", e.training.learning_rate},
-                            {"embedding_dim", kEmbeddingDim}};
+                            {"architecture", enum_name(e.architecture)},
+                            {"embedding_dim", preset.embedding_dim}};
     const auto found = journal.trained.find(e.name);
     entry["source_accuracy"] = found == journal.trained.end() || e.untrained() ? nlohmann::json(nullptr)
                                                                                  : nlohmann::json(found->second);
@@ -112,9 +113,14 @@ nlohmann::json describe(const ZooPreset& preset, const ZooBuildOptions& options,
 // encoder recipes and the fine-tuning budget (zoo.json without the results).
 nlohmann::json recipe_of(const ZooPreset& preset) {
   nlohmann::json encoders = nlohmann::json::array();
-  for (const auto& e : preset.encoders)
-    encoders.push_back({e.name, e.untrained() ? "none" : e.source_task, e.width, e.source_images, e.training.epochs,
-                        e.training.batch_size, e.training.learning_rate});
+  for (const auto& e : preset.encoders) {
+    nlohmann::json entry = {e.name, e.untrained() ? "none" : e.source_task, e.width, e.source_images, e.training.epochs,
+                            e.training.batch_size, e.training.learning_rate};
+    // The original CNN's entries read as they always did, so its caches stay valid.
+    if (e.architecture != Architecture::kCnn || preset.embedding_dim != kEmbeddingDim)
+      entry.push_back({{"architecture", enum_name(e.architecture)}, {"embedding_dim", preset.embedding_dim}});
+    encoders.push_back(entry);
+  }
   return {{"reference", preset.reference},
           {"targets", preset.targets},
           {"train_images", preset.train_images},
@@ -243,9 +249,9 @@ ZooBuildReport build_zoo(const ZooBuildOptions& options) {
     const std::uint64_t encoder_seed = derive_seed(options.seed, "encoder/" + recipe.name);
     std::optional<CnnEncoder> encoder;
     if (journal.trained.count(recipe.name) && fs::exists(weights)) {
-      encoder.emplace(CnnEncoder::load(weights.string(), recipe.width));
+      encoder.emplace(CnnEncoder::load(weights.string(), recipe.width, recipe.architecture, preset.embedding_dim));
     } else {
-      encoder.emplace(recipe.width, encoder_seed);
+      encoder.emplace(recipe.width, encoder_seed, recipe.architecture, preset.embedding_dim);
       double source_accuracy = 0;
       if (!recipe.untrained()) {
         const TaskDefinition& source = fashion_task(recipe.source_task);
@@ -259,9 +265,11 @@ ZooBuildReport build_zoo(const ZooBuildOptions& options) {
       journal_log.append(fmt::format("trained {} {:.6f}", recipe.name, source_accuracy));
       journal.trained[recipe.name] = source_accuracy;
       finished(recipe.untrained()
-                            ? fmt::format("initialised {} (untrained, width {})", recipe.name, recipe.width)
-                            : fmt::format("trained {} on {} (width {}): source accuracy {:.3f}", recipe.name,
-                                          recipe.source_task, recipe.width, source_accuracy));
+                            ? fmt::format("initialised {} (untrained {}, width {})", recipe.name,
+                                          enum_name(recipe.architecture), recipe.width)
+                            : fmt::format("trained {} ({}) on {} (width {}): source accuracy {:.3f}", recipe.name,
+                                          enum_name(recipe.architecture), recipe.source_task, recipe.width,
+                                          source_accuracy));
     }
 
     if (!journal.embedded.count(recipe.name)) {
@@ -271,7 +279,7 @@ ZooBuildReport build_zoo(const ZooBuildOptions& options) {
         const TaskDefinition& task = fashion_task(name);
         for (const auto& [split_name, split] : {std::pair{"train", &splits[name].train}, {"test", &splits[name].test}}) {
           io::SplitTarget target{recipe.name, name, split_name, true, "encoder " + recipe.name, "task labels"};
-          io::import_split(store_path.string(), target, encoder->embed(*split), split->count, kEmbeddingDim,
+          io::import_split(store_path.string(), target, encoder->embed(*split), split->count, preset.embedding_dim,
                            split->labels, task.num_classes(), task.class_names);
         }
       }

@@ -57,6 +57,40 @@ ZooPreset default_preset() {
   return p;
 }
 
+EncoderRecipe with(Architecture architecture, EncoderRecipe r) {
+  r.architecture = architecture;
+  return r;
+}
+
+// Nothing shared with the default zoo but the reference task and the
+// fine-tuning recipe: its targets, architectures, sources and names differ.
+ZooPreset second_preset() {
+  ZooPreset p;
+  p.name = "second";
+  p.targets = {"upper5", "casual4", "warmth3", "parity2", "flipped", "shifted", "low_contrast"};
+  p.train_images = 1000;
+  p.test_images = 1000;
+  p.embedding_dim = 128;
+  const auto deep = Architecture::kDeepCnn;
+  const auto mlp = Architecture::kMlp;
+  const auto cnn = Architecture::kCnn;
+  p.encoders = {
+      with(deep, recipe("deep_untrained", "deeper CNN, random initialisation", "none", 8, 0, 0)),
+      with(mlp, recipe("mlp_fmnist10", "MLP, 10 classes, 2 epochs", "fmnist10", 8, 6000, 2)),
+      with(mlp, recipe("mlp_short", "MLP, 10 classes, a third of an epoch", "fmnist10", 8, 6000, 0.3)),
+      with(deep, recipe("deep_fmnist10", "deeper CNN, 10 classes, 1 epoch", "fmnist10", 8, 6000, 1)),
+      with(deep, recipe("deep_wide", "deeper CNN, width 16, 10 classes, 2 epochs", "fmnist10", 16, 6000, 2)),
+      with(cnn, recipe("cnn_flipped", "CNN on upside-down images, 2 epochs", "flipped", 8, 6000, 2)),
+      with(deep, recipe("deep_upper5", "deeper CNN on upper-body garments (5 classes), 2 epochs", "upper5", 8, 3000, 2)),
+      with(mlp, recipe("mlp_casual4", "MLP on casual4 (4 classes), 2 epochs", "casual4", 8, 3000, 2)),
+      with(cnn, recipe("cnn_shifted", "CNN, width 12, on shifted images, 1 epoch", "shifted", 12, 6000, 1)),
+      with(deep, recipe("deep_warmth3", "deeper CNN on 3 warmth groups, 1 epoch", "warmth3", 8, 6000, 1)),
+  };
+  p.finetune = finetune_budget();
+  p.finetune_repeats = 3;
+  return p;
+}
+
 ZooPreset small_preset() {
   ZooPreset p;
   p.name = "small";
@@ -78,7 +112,8 @@ ZooPreset small_preset() {
 ZooPreset zoo_preset(const std::string& name) {
   if (name == "default") return default_preset();
   if (name == "small") return small_preset();
-  throw InputError(fmt::format("unknown zoo preset '{}' (known: default, small)", name));
+  if (name == "second") return second_preset();
+  throw InputError(fmt::format("unknown zoo preset '{}' (known: default, small, second)", name));
 }
 
 }  // namespace taskrel::fmnist_zoo

@@ -21,6 +21,7 @@
 #include "core/progress_reporter.h"
 #include "io/result_store.h"
 #include "ot/sinkhorn.h"
+#include "matrix/best_reference.h"
 #include "matrix/journal.h"
 #include "matrix/task_cache.h"
 #include "pipeline/triple.h"
@@ -158,6 +159,13 @@ std::pair<int, int> collect_results(const JobSpec& spec) {
   io::write_relatedness_h5(h5, axes, records, attributes);
   spdlog::info("collected {} of {} triples ({} ok, {} failed) into {} and {}", ok + failed, spec.triples.size(), ok,
                failed, csv, h5);
+  if (spec.references.size() > 1) {
+    const std::vector<nlohmann::json> best = best_reference_records(records);
+    io::write_relatedness_csv((fs::path(spec.output) / "best_reference.csv").string(), best);
+    io::write_relatedness_h5((fs::path(spec.output) / "best_reference.h5").string(),
+                             io::MatrixAxes{spec.encoders, {"best"}, spec.targets}, best, attributes);
+    spdlog::info("best reference of {} (encoder, target) pairs into best_reference.csv and .h5", best.size());
+  }
   return {ok, failed};
 }
 
@@ -178,6 +186,8 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
         fs::remove_all(journal_directory(spec.output), ec);
         fs::remove(fs::path(spec.output) / "relatedness.csv", ec);
         fs::remove(fs::path(spec.output) / "relatedness.h5", ec);
+        fs::remove(fs::path(spec.output) / "best_reference.csv", ec);
+        fs::remove(fs::path(spec.output) / "best_reference.h5", ec);
       }
       fs::create_directories(spec.output, ec);
       if (ec || !fs::is_directory(spec.output))

@@ -151,6 +151,23 @@ class Basics(Base):
         row = csv[(csv.encoder == "enc1") & (csv.reference == "task2") & (csv.target == "task0")].iloc[0]
         self.assertAlmostEqual(h5["relatedness"][1, 2, 0], row.relatedness, places=12)
 
+    def test_best_reference(self):
+        self.ok(self.first)
+        full = pd.read_csv(os.path.join(self.output, "relatedness.csv"))
+        best = pd.read_csv(os.path.join(self.output, "best_reference.csv"))
+        self.assertEqual(len(best), 2 * 3)  # one row per (encoder, target)
+        self.assertTrue((best.reference == "best").all())
+        for _, row in best.iterrows():
+            candidates = full[(full.encoder == row.encoder) & (full.target == row.target) & (full.reference != row.target)]
+            self.assertEqual(row.references_compared, len(candidates))
+            winner = candidates.loc[candidates.relatedness.idxmin()]
+            self.assertEqual(row.best_reference, winner.reference)
+            self.assertNotEqual(row.best_reference, row.target)  # self pairs never count
+            self.assertEqual(row.relatedness, winner.relatedness)
+        with h5py.File(os.path.join(self.output, "best_reference.h5")) as f:
+            self.assertEqual(f["relatedness"].shape, (2, 1, 3))
+            self.assertTrue(np.all(f["done"][()] == 1))
+
     def test_matches_relate(self):
         self.ok(self.first)
         for encoder, reference, target in [("enc0", "task0", "task1"), ("enc1", "task2", "task0"),
