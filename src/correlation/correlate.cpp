@@ -27,7 +27,8 @@ namespace {
 const std::set<std::string> kKnownLowerIsBetter = {"relatedness",          "reweighted_loss",
                                                    "label_mismatch",       "tau_distribution_mismatch",
                                                    "distribution_mismatch", "target_loss",
-                                                   "prior_mismatch"};
+                                                   "prior_mismatch",       "transformed_bound",
+                                                   "gap"};
 
 // A finite number filling the whole field, else InputError naming file, line and column.
 double parse_number(const CsvTable& table, std::size_t row, std::size_t column) {

@@ -44,12 +44,11 @@ std::vector<std::int64_t> transferred_predictions(const Transformation& theta, c
   return predictions;
 }
 
-// Points per side of the fit: the batch size given, else every point when
-// n_R * n_T is at most full_pairs, else 1000 (a fixed stratified subset, so
-// that the objective is deterministic and the stopping rule means something).
-std::int64_t fit_points(const RelateOptions& options, std::int64_t reference_rows, std::int64_t target_rows) {
+// Points per side of the fit (relate_options.h, batch_size); 0: all.
+std::int64_t fit_points(const RelateOptions& options, std::int64_t reference_rows, std::int64_t target_rows,
+                        std::int64_t dim) {
   if (options.batch_size > 0) return options.batch_size;
-  return reference_rows * target_rows <= options.full_pairs ? 0 : 1000;
+  return reference_rows * target_rows <= options.full_pairs ? 0 : std::max<std::int64_t>(500, 2 * dim);
 }
 
 }  // namespace
@@ -95,7 +94,7 @@ RelateResult relate(Communicator& comm, const TaskData& reference, const TaskDat
   Split reference_fit = reference.train;
   std::vector<std::int64_t> target_fit_rows;  // empty: all
   if (options.mode == FitMode::kLabelExact) {
-    const std::int64_t points = fit_points(options, reference.train.rows, target.train.rows);
+    const std::int64_t points = fit_points(options, reference.train.rows, target.train.rows, d);
     result.batch_size = points;
     if (points > 0 && points < reference.train.rows)
       reference_fit = take_rows(reference.train, stratified_sample(reference.train.y, kr, points, rng));
