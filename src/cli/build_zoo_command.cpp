@@ -34,7 +34,7 @@ struct BuildZooOptions {
   }
 };
 
-int run_build_zoo(const BuildZooOptions& options, MpiCommunicator& world) {
+int run_build_zoo(const BuildZooOptions& options, Communicator& world) {
   if (world.size() > 1)
     throw InputError(fmt::format("build-zoo runs as one process (it uses LibTorch threads, not MPI ranks); run it "
                                  "without mpiexec, not with {} ranks",
@@ -47,11 +47,10 @@ int run_build_zoo(const BuildZooOptions& options, MpiCommunicator& world) {
 
 void add_build_zoo_command(CLI::App& root, CommandAction& action) {
   auto options = std::make_shared<BuildZooOptions>();
-  CLI::App* command = root.add_subcommand(
-      "build-zoo", "Build the bundled Fashion-MNIST encoder zoo: encoders, embeddings, fine-tuned accuracies");
+  CLI::App* command = root.add_subcommand("build-zoo", torch_command_description("build-zoo"));
   options->add_to(*command);
   command->callback([options, &action] {
-    action = [options](MpiCommunicator& world) { return run_build_zoo(*options, world); };
+    action = [options](Communicator& world) { return run_build_zoo(*options, world); };
   });
 }
 

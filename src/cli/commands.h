@@ -2,17 +2,36 @@
 // struct that feeds its flags, defaults, validation and --help text; each
 // add_*_command registers the subcommand and, when it is the one chosen,
 // sets `action` to run it.
+//
+// Two executables share them (app.h): `taskrel`, the front, holds the
+// commands that need no LibTorch (import, inspect, ot, correlate) and starts
+// at once; the commands that train or fit (relate, matrix, build-zoo) live in
+// `taskrel-torch`, which the front hands its argv to (exec) before anything
+// else happens, so a user only ever types `taskrel`.
 #pragma once
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
-#include "comm/mpi_communicator.h"
+#include "comm/communicator.h"
 
 namespace taskrel::cli {
 
-using CommandAction = std::function<int(MpiCommunicator& world)>;
+using CommandAction = std::function<int(Communicator& world)>;
+using CommandRegistrar = void (*)(CLI::App& root, CommandAction& action);
+
+// The commands of taskrel-torch, with the description both executables show
+// (the front lists them in its --help and hands them over).
+struct CommandInfo {
+  const char* name;
+  const char* description;
+};
+const std::vector<CommandInfo>& torch_command_infos();
+const char* torch_command_description(const std::string& name);
+bool is_torch_command(const std::string& name);
 
 void add_import_command(CLI::App& root, CommandAction& action);
 void add_inspect_command(CLI::App& root, CommandAction& action);

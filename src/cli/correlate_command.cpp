@@ -34,6 +34,8 @@ struct CorrelateCliOptions {
   std::size_t min_encoders = 3;
   std::string stat = "all";
   bool show_ci = false;
+  bool wide = false;
+  std::size_t width = 100;
   bool json = false;
   std::string output;
 
@@ -66,12 +68,17 @@ struct CorrelateCliOptions {
         ->check(CLI::IsMember(all_or_statistics()))
         ->capture_default_str();
     c.add_flag("--show-ci", show_ci, "Print the bootstrap interval next to each value in the tables");
+    c.add_flag("--wide", wide,
+               "Tables with a row per target and a column per score (the paper's shape; ~250 characters wide with "
+               "all baselines) instead of a row per score and a column per target");
+    c.add_option("--width", width, "Widest line of the default tables (their target columns wrap into blocks)")
+        ->check(CLI::Range(std::size_t{40}, std::size_t{100000}))->capture_default_str();
     c.add_flag("--json", json, "Print everything (per group and column: each statistic, interval, pick) as JSON");
     c.add_option("--output", output, "Also write the results to FILE.json or FILE.csv (long format)");
   }
 };
 
-int run_correlate(const CorrelateCliOptions& o, MpiCommunicator& world) {
+int run_correlate(const CorrelateCliOptions& o, Communicator& world) {
   if (world.rank() != 0) return kExitSuccess;
   const auto extension = std::filesystem::path(o.output).extension().string();
   if (!o.output.empty() && extension != ".json" && extension != ".csv")
@@ -86,8 +93,8 @@ int run_correlate(const CorrelateCliOptions& o, MpiCommunicator& world) {
   options.level = o.confidence;
   options.min_encoders = o.min_encoders;
 
-  const auto scores = correlation::read_csv(o.scores);
-  const auto accuracy = correlation::read_csv(o.accuracy);
+  const auto scores = read_csv(o.scores);
+  const auto accuracy = read_csv(o.accuracy);
   const auto report = correlation::correlate(scores, accuracy, options);
 
   if (!o.output.empty())
@@ -102,7 +109,8 @@ int run_correlate(const CorrelateCliOptions& o, MpiCommunicator& world) {
     if (o.stat != "all" && o.stat != enum_name(statistic)) continue;
     if (!first) std::cout << "\n";
     first = false;
-    std::cout << correlation::report_table(report, statistic, o.show_ci);
+    std::cout << (o.wide ? correlation::report_table(report, statistic, o.show_ci)
+                         : correlation::report_table_by_method(report, statistic, o.show_ci, o.width));
   }
   if (o.bootstrap > 0 && !o.show_ci)
     std::cout << fmt::format("\n{:.0f}% bootstrap intervals ({} resamples, seed {}): --show-ci or --json\n",
@@ -121,7 +129,7 @@ void add_correlate_command(CLI::App& root, CommandAction& action) {
       "encoders, per target, with relative top-1 accuracy and bootstrap intervals");
   options->add_to(*command);
   command->callback([options, &action]() {
-    action = [options](MpiCommunicator& world) { return run_correlate(*options, world); };
+    action = [options](Communicator& world) { return run_correlate(*options, world); };
   });
 }
 

@@ -29,7 +29,7 @@ std::string counts_text(const io::SplitInfo& info) {
   return text;
 }
 
-int run_inspect(const InspectOptions& o, MpiCommunicator& world) {
+int run_inspect(const InspectOptions& o, Communicator& world) {
   if (world.rank() == 0) {
     io::EmbeddingStoreReader store(o.store);
     std::vector<io::SplitInfo> infos;
@@ -74,7 +74,7 @@ void add_inspect_command(CLI::App& root, CommandAction& action) {
   cmd->add_flag("--skip-values", opts->skip_values,
                 "Check labels only, not every embedding value for NaN/Inf (faster on large stores)");
   cmd->add_flag("--json", opts->json, "Print JSON instead of a table");
-  cmd->callback([opts, &action] { action = [opts](MpiCommunicator& world) { return run_inspect(*opts, world); }; });
+  cmd->callback([opts, &action] { action = [opts](Communicator& world) { return run_inspect(*opts, world); }; });
 }
 
 }  // namespace taskrel::cli

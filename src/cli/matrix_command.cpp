@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/option_flags.h"
+#include "comm/mpi_communicator.h"
 #include "core/error.h"
 #include "matrix/job_spec.h"
 #include "matrix/matrix_run.h"
@@ -47,7 +48,7 @@ struct MatrixCliOptions {
   }
 };
 
-int run(const MatrixCliOptions& o, MpiCommunicator& world) {
+int run(const MatrixCliOptions& o, Communicator& world) {
   matrix::JobOverrides overrides;
   overrides.output = o.output;
   overrides.store = o.store;
@@ -65,19 +66,20 @@ int run(const MatrixCliOptions& o, MpiCommunicator& world) {
   options.restart = o.restart;
   options.fail_fast = o.fail_fast;
   options.collect = o.encoders.empty();
-  return matrix::run_matrix(world, spec, options);
+  // The work queue is an MPI-3 window over every rank: the matrix needs MPI
+  // itself, which taskrel-torch always initialises.
+  auto mpi_world = MpiCommunicator::world();
+  return matrix::run_matrix(mpi_world, spec, options);
 }
 
 }  // namespace
 
 void add_matrix_command(CLI::App& root, CommandAction& action) {
   auto options = std::make_shared<MatrixCliOptions>();
-  CLI::App* command = root.add_subcommand(
-      "matrix", "Relatedness of every (encoder, reference, target) triple of a job spec: rank groups, resumable journal, "
-                "relatedness.csv / relatedness.h5");
+  CLI::App* command = root.add_subcommand("matrix", torch_command_description("matrix"));
   options->add_to(*command);
   command->callback([options, &action]() {
-    action = [options](MpiCommunicator& world) { return run(*options, world); };
+    action = [options](Communicator& world) { return run(*options, world); };
   });
 }
 

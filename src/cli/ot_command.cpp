@@ -122,7 +122,7 @@ bool is_store_spec(const std::string& spec, std::string& store, std::vector<std:
 
 // Reads one side. Sharded: each rank holds only its own rows (from a store,
 // a collective hyperslab read of just those rows).
-Points load_points(const std::string& spec, MpiCommunicator& world, bool sharded) {
+Points load_points(const std::string& spec, Communicator& world, bool sharded) {
   Points out;
   std::string store;
   std::vector<std::string> parts;
@@ -193,7 +193,7 @@ PositiveMass keep_positive(const Points& points, const std::vector<double>& weig
   return out;
 }
 
-int run_ot(const OtOptions& options, MpiCommunicator& world) {
+int run_ot(const OtOptions& options, Communicator& world) {
   const auto started = std::chrono::steady_clock::now();
   // The source is sharded over the ranks (exact EMD runs on one rank and
   // needs all of it); the target is replicated.
@@ -369,7 +369,7 @@ void add_ot_command(CLI::App& root, CommandAction& action) {
       "ot", "Optimal transport between two point clouds (.npy): sharded log-domain Sinkhorn or exact EMD");
   options->add_to(*command);
   command->callback([options, &action]() {
-    action = [options](MpiCommunicator& world) { return run_ot(*options, world); };
+    action = [options](Communicator& world) { return run_ot(*options, world); };
   });
 }
 

@@ -48,7 +48,7 @@ std::string matrix_table(const std::vector<double>& values, std::int64_t rows, s
   return out;
 }
 
-int run_relate(RelateCliOptions& o, MpiCommunicator& world) {
+int run_relate(RelateCliOptions& o, Communicator& world) {
   pipeline::TripleOptions& triple = o.triple;
   std::vector<std::string> problems;
   pipeline::validate_triple_options(triple, [&](const char* key, options::Section, const std::string& problem) {
@@ -111,11 +111,10 @@ int run_relate(RelateCliOptions& o, MpiCommunicator& world) {
 
 void add_relate_command(CLI::App& root, CommandAction& action) {
   auto options = std::make_shared<RelateCliOptions>();
-  CLI::App* command = root.add_subcommand(
-      "relate", "Task relatedness of one (encoder, reference, target): RW + H + tau * W_d (Mehra, Zhang & Hamm)");
+  CLI::App* command = root.add_subcommand("relate", torch_command_description("relate"));
   options->add_to(*command);
   command->callback([options, &action]() {
-    action = [options](MpiCommunicator& world) { return run_relate(*options, world); };
+    action = [options](Communicator& world) { return run_relate(*options, world); };
   });
 }
 
