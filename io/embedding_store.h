@@ -113,6 +113,26 @@ struct SplitTarget {
   std::string labels_source = "labels";
 };
 
+// What import_split will do, decided from the input and the store as it is.
+struct ImportPlan {
+  std::int64_t num_classes = 0;    // the dataset's num_classes after the import
+  bool write_num_classes = false;  // the dataset group gets its num_classes now
+  bool write_class_names = false;  // ... and its class names
+  bool replaces = false;           // an existing split is replaced (overwrite)
+};
+
+// Every check import_split makes, without opening the store for writing:
+// throws the InputError import_split would throw. `import --manifest` runs it
+// on all entries before it writes any.
+ImportPlan plan_import(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
+                       std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
+                       std::int64_t num_classes, const std::vector<std::string>& class_names);
+
+// Group names starting with this are splits being written: import_split
+// writes a split under it and renames it into place only when it is complete,
+// so a reader never sees half a split; readers skip such groups.
+inline constexpr const char* kPartialSplitPrefix = ".partial-";
+
 // Adds one split to the store at `path` (created if missing), in place.
 // Everything is validated first (NaN/Inf, labels in [0, num_classes), no
 // empty class, dimension and num_classes/class_names consistent with what the
@@ -120,7 +140,9 @@ struct SplitTarget {
 // only opened for writing after all checks passed, so a failed import leaves
 // the store as it was. num_classes <= 0 means: the dataset's existing
 // attribute, else max label + 1. Empty class_names means keep existing names
-// (or none). Writes float32 embeddings chunked by rows and int64 labels.
+// (or none). Writes float32 embeddings chunked by rows and int64 labels,
+// under a kPartialSplitPrefix name first, renamed into place when complete;
+// an error while writing removes the partial group again.
 void import_split(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
                   std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
                   std::int64_t num_classes, const std::vector<std::string>& class_names);

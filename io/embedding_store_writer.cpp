@@ -13,14 +13,8 @@
 namespace taskrel::io {
 namespace {
 
-struct Checked {
-  std::int64_t num_classes = 0;
-  bool write_num_classes = false;
-  bool write_class_names = false;
-};
-
 // Validates the new split against itself and the existing store.
-Checked check_import(const std::string& path, const SplitTarget& t, const std::vector<float>& embeddings,
+ImportPlan check_import(const std::string& path, const SplitTarget& t, const std::vector<float>& embeddings,
                      std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
                      std::int64_t num_classes, const std::vector<std::string>& class_names) {
   const std::string where = "/" + t.encoder + "/" + t.dataset + "/" + t.split;
@@ -30,6 +24,8 @@ Checked check_import(const std::string& path, const SplitTarget& t, const std::v
   for (const auto* name : {&t.encoder, &t.dataset, &t.split}) {
     if (name->empty() || name->find('/') != std::string::npos || *name == "." || *name == "..")
       fail(fmt::format("'{}' is not a valid group name (non-empty, no '/')", *name));
+    if (name->rfind(kPartialSplitPrefix, 0) == 0)
+      fail(fmt::format("'{}' starts with '{}', which marks splits being written", *name, kPartialSplitPrefix));
   }
   if (t.split == "head") fail("'head' is reserved for the classifier head and cannot be a split");
   if (rows <= 0 || dim <= 0) fail(fmt::format("embeddings ({}) are empty ({} x {})", t.embeddings_source, rows, dim));
@@ -43,13 +39,13 @@ Checked check_import(const std::string& path, const SplitTarget& t, const std::v
     }
   }
 
-  Checked out;
+  ImportPlan out;
   std::int64_t existing_classes = 0;
   std::vector<std::string> existing_names;
   if (std::ifstream(path)) {
     EmbeddingStoreReader store(path);  // validates the existing store's structure
-    if (store.has_split(t.encoder, t.dataset, t.split) && !t.overwrite)
-      fail("the split already exists (use --overwrite to replace it)");
+    out.replaces = store.has_split(t.encoder, t.dataset, t.split);
+    if (out.replaces && !t.overwrite) fail("the split already exists (use --overwrite to replace it)");
     const auto encoders = store.encoders();
     const bool known_encoder = std::find(encoders.begin(), encoders.end(), t.encoder) != encoders.end();
     for (const auto& dataset : known_encoder ? store.datasets(t.encoder) : std::vector<std::string>{}) {
@@ -125,11 +121,17 @@ void write_labels(hid_t group, const std::vector<std::int64_t>& labels) {
 
 }  // namespace
 
+ImportPlan plan_import(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
+                       std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
+                       std::int64_t num_classes, const std::vector<std::string>& class_names) {
+  silence_hdf5_errors();
+  return check_import(path, target, embeddings, rows, dim, labels, num_classes, class_names);
+}
+
 void import_split(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
                   std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
                   std::int64_t num_classes, const std::vector<std::string>& class_names) {
-  silence_hdf5_errors();
-  const Checked checked = check_import(path, target, embeddings, rows, dim, labels, num_classes, class_names);
+  const ImportPlan plan = plan_import(path, target, embeddings, rows, dim, labels, num_classes, class_names);
 
   const bool exists = static_cast<bool>(std::ifstream(path));
   Hid file(exists ? TASKREL_HDF5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT))
@@ -137,14 +139,30 @@ void import_split(const std::string& path, const SplitTarget& target, const std:
            H5Fclose);
   Hid encoder = open_or_create_group(file.get(), target.encoder);
   Hid dataset = open_or_create_group(encoder.get(), target.dataset);
-  if (target.overwrite && has_group(dataset.get(), target.split))
-    TASKREL_HDF5_CHECK(H5Ldelete(dataset.get(), target.split.c_str(), H5P_DEFAULT));
-  Hid split(TASKREL_HDF5_CHECK(H5Gcreate2(dataset.get(), target.split.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
-            H5Gclose);
-  write_embeddings(split.get(), embeddings, rows, dim);
-  write_labels(split.get(), labels);
-  if (checked.write_num_classes) write_integer_attribute(dataset.get(), "num_classes", checked.num_classes);
-  if (checked.write_class_names) write_string_list_attribute(dataset.get(), "class_names", class_names);
+  // The attributes first: a dataset group is never without its num_classes.
+  if (plan.write_num_classes) write_integer_attribute(dataset.get(), "num_classes", plan.num_classes);
+  if (plan.write_class_names) write_string_list_attribute(dataset.get(), "class_names", class_names);
+
+  const std::string partial = kPartialSplitPrefix + target.split;
+  // A partial group left by a killed import of this split is garbage.
+  if (has_group(dataset.get(), partial)) TASKREL_HDF5_CHECK(H5Ldelete(dataset.get(), partial.c_str(), H5P_DEFAULT));
+  try {
+    {
+      Hid split(TASKREL_HDF5_CHECK(H5Gcreate2(dataset.get(), partial.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
+                H5Gclose);
+      write_embeddings(split.get(), embeddings, rows, dim);
+      write_labels(split.get(), labels);
+    }
+    TASKREL_HDF5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL));
+    if (target.overwrite && has_group(dataset.get(), target.split))
+      TASKREL_HDF5_CHECK(H5Ldelete(dataset.get(), target.split.c_str(), H5P_DEFAULT));
+    TASKREL_HDF5_CHECK(H5Lmove(dataset.get(), partial.c_str(), dataset.get(), target.split.c_str(), H5P_DEFAULT,
+                               H5P_DEFAULT));
+  } catch (...) {
+    // Best effort: the error being thrown is the one to report.
+    if (has_group(dataset.get(), partial)) H5Ldelete(dataset.get(), partial.c_str(), H5P_DEFAULT);
+    throw;
+  }
   TASKREL_HDF5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL));
 }
 

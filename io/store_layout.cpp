@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "io/hdf5_check.h"
+#include "io/embedding_store.h"
 #include "io/hdf5_tree.h"
 
 namespace taskrel::io {
@@ -47,6 +48,7 @@ class Scanner {
         auto& splits = dataset_meta.splits;
         for (const auto& split : child_groups(group.get())) {
           if (split == "head") continue;  // the optional classifier head, not a split
+          if (split.rfind(kPartialSplitPrefix, 0) == 0) continue;  // being written (or left by a killed import)
           SplitMeta meta = scan_split(group.get(), split_path(encoder, dataset, split));
           meta.num_classes = *num_classes;
           // Also bounds every per-class allocation by a real row count.

@@ -27,7 +27,7 @@
 
 #include "core/enum_names.h"
 #include "correlation/bootstrap.h"
-#include "correlation/csv_table.h"
+#include "core/csv_table.h"
 
 namespace taskrel::correlation {
 
@@ -100,9 +100,14 @@ struct CorrelationReport {
 CorrelationReport correlate(const CsvTable& scores, const CsvTable& accuracy, const CorrelateOptions& options);
 
 nlohmann::json report_json(const CorrelationReport& report);
-// The paper-shaped table of one statistic: a row per group plus "mean",
+// The paper-shaped (wide) table of one statistic: a row per group plus "mean",
 // a column per score, a header line per column with its direction.
 std::string report_table(const CorrelationReport& report, Statistic statistic, bool show_intervals);
+// The same numbers with a row per score and a column per group (the mean
+// first), for a terminal: the value columns are cut into blocks so that no
+// line is wider than `max_width`.
+std::string report_table_by_method(const CorrelationReport& report, Statistic statistic, bool show_intervals,
+                                   std::size_t max_width = 100);
 // Long format: group, reference, target, column, direction, statistic, value, ci_lower, ci_upper, n_encoders.
 std::string report_csv(const CorrelationReport& report);
 

@@ -74,6 +74,18 @@ nlohmann::json report_json(const CorrelationReport& report) {
   return j;
 }
 
+namespace {
+
+std::string statistic_heading(Statistic statistic) {
+  if (statistic == Statistic::kRelativeTop1)
+    return "relative top-1: accuracy of the encoder each score picks / best accuracy in the group (1 = best)";
+  return fmt::format("{}: correlation of each score with fine-tuning accuracy across encoders, per target\n"
+                     "(a good lower=better score such as relatedness gives r < 0, a good higher=better one r > 0)",
+                     enum_name(statistic));
+}
+
+}  // namespace
+
 std::string report_table(const CorrelationReport& report, Statistic statistic, bool show_intervals) {
   auto cell_text = [&](const Estimate& estimate) {
     if (!estimate.value) return std::string("n/a");
@@ -103,12 +115,7 @@ std::string report_table(const CorrelationReport& report, Statistic statistic, b
   std::vector<std::size_t> width(rows[0].size(), 0);
   for (const auto& row : rows)
     for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  std::string out = fmt::format("{} between each score and fine-tuning accuracy, across encoders", enum_name(statistic));
-  if (statistic == Statistic::kRelativeTop1)
-    out = "relative top-1: accuracy of the encoder each score picks / best accuracy in the group (1 = best pick)";
-  else
-    out += " (raw: lower=better scores such as relatedness should give r < 0, higher=better baselines r > 0)";
-  out += "\n";
+  std::string out = statistic_heading(statistic) + "\n";
   for (std::size_t r = 0; r < rows.size(); ++r) {
     if (r + 1 == rows.size()) {
       std::size_t total = 0;
@@ -125,6 +132,71 @@ std::string report_table(const CorrelationReport& report, Statistic statistic, b
       for (std::size_t w : width) total += w + 2;
       out += std::string(total - 2, '-') + "\n";
     }
+  }
+  return out;
+}
+
+std::string report_table_by_method(const CorrelationReport& report, Statistic statistic, bool show_intervals,
+                                   std::size_t max_width) {
+  auto cell_text = [&](const Estimate& estimate) {
+    if (!estimate.value) return std::string("n/a");
+    std::string text = fmt::format("{:.3f}", *estimate.value);
+    if (show_intervals && estimate.interval.lower)
+      text += fmt::format(" [{:.2f},{:.2f}]", *estimate.interval.lower, *estimate.interval.upper);
+    return text;
+  };
+  // Value columns: the mean first, then one per group; two header lines each.
+  struct ValueColumn {
+    std::string name, count;
+    std::vector<std::string> cells;  // one per method
+  };
+  std::vector<ValueColumn> values;
+  {
+    ValueColumn mean{"mean", fmt::format("{} groups", report.groups.size()), {}};
+    for (std::size_t c = 0; c < report.means.size(); ++c)
+      mean.cells.push_back(cell_text(Estimate{report.means[c][static_cast<int>(statistic)],
+                                              report.mean_intervals[c][static_cast<int>(statistic)]}));
+    values.push_back(std::move(mean));
+  }
+  for (const auto& group : report.groups) {
+    ValueColumn column{group.label, fmt::format("n={}", group.encoders.size()), {}};
+    for (const auto& cell : group.cells) column.cells.push_back(cell_text(cell[statistic]));
+    values.push_back(std::move(column));
+  }
+  // The fixed left part: method and its direction.
+  std::size_t method_width = std::string("score").size();
+  for (const auto& column : report.columns) method_width = std::max(method_width, column.name.size());
+  const std::size_t direction_width = std::string("higher").size();
+  const std::size_t fixed = method_width + 2 + direction_width;
+  std::vector<std::size_t> width;
+  for (const auto& column : values) {
+    std::size_t w = std::max(column.name.size(), column.count.size());
+    for (const auto& cell : column.cells) w = std::max(w, cell.size());
+    width.push_back(w);
+  }
+
+  std::string out = statistic_heading(statistic) + "\n";
+  // As many value columns per block as fit in max_width; further blocks
+  // repeat the method column, so no line is wider than max_width (unless one
+  // column alone is).
+  for (std::size_t first = 0; first < values.size();) {
+    std::size_t last = first, used = fixed;
+    while (last < values.size() && (last == first || used + 2 + width[last] <= max_width)) used += 2 + width[last++];
+    if (first > 0) out += "\n";
+    auto line = [&](const std::string& method, const std::string& direction, auto&& text_of) {
+      std::string text = fmt::format("{:<{}}  {:<{}}", method, method_width, direction, direction_width);
+      for (std::size_t v = first; v < last; ++v) text += fmt::format("  {:>{}}", text_of(values[v]), width[v]);
+      while (!text.empty() && text.back() == ' ') text.pop_back();
+      out += text + "\n";
+    };
+    line("score", "better", [](const ValueColumn& v) { return v.name; });
+    line("", "", [](const ValueColumn& v) { return v.count; });
+    out += std::string(used, '-') + "\n";
+    for (std::size_t m = 0; m < report.columns.size(); ++m) {
+      const bool lower = report.columns[m].direction == Direction::kLowerIsBetter;
+      line(report.columns[m].name, lower ? "lower" : "higher", [m](const ValueColumn& v) { return v.cells[m]; });
+    }
+    first = last;
   }
   return out;
 }

@@ -199,8 +199,11 @@ class CorrelateTest(unittest.TestCase):
         row = table[(table.group == "mean") & (table.column == "relatedness") & (table.statistic == "pearson")]
         self.assertAlmostEqual(float(row.ci_lower.iloc[0]), lower, delta=TOL)
         self.assertAlmostEqual(float(row.ci_upper.iloc[0]), upper, delta=TOL)
-        table_text = correlate(*args, "--show-ci", "--stat", "pearson").stdout
+        table_text = correlate(*args, "--show-ci", "--stat", "pearson", "--wide").stdout
         self.assertIn(f"[{lower:.2f},{upper:.2f}]", table_text.split("\nmean")[1])
+        narrow = correlate(*args, "--show-ci", "--stat", "pearson").stdout
+        relatedness_line = next(l for l in narrow.splitlines() if l.startswith("relatedness "))
+        self.assertIn(f"[{lower:.2f},{upper:.2f}]", relatedness_line)
         none = json.loads(correlate("--scores", s, "--accuracy", a, "--json", "--bootstrap", "0").stdout)
         self.assertEqual(none["mean_ci"]["relatedness"]["pearson"], [None, None])
 
@@ -218,9 +221,26 @@ class CorrelateTest(unittest.TestCase):
         run = correlate("--scores", s, "--accuracy", a, "--bootstrap", "50", "--output", out_json)
         self.assertIn("skipping the row of (encoder", run.stderr)
         self.assertIn("status failed: OT did not converge", run.stderr)
-        for label in ["imagenet->cifar", "imagenet->svhn", "places->cifar", "places->svhn", "mean", "lower=better",
-                      "higher=better", "relative top-1", "weighted_tau", "metrics_logme"]:
+        for label in ["imagenet->cifar", "imagenet->svhn", "places->cifar", "places->svhn", "mean", "lower",
+                      "higher", "relative top-1", "weighted_tau", "metrics_logme"]:
             self.assertIn(label, run.stdout)
+        # The default tables fit 100 columns (the target columns wrap into
+        # blocks); --wide is the paper's shape, a column per score.
+        self.assertLessEqual(max(len(line) for line in run.stdout.splitlines()), 100)
+        narrow = correlate("--scores", s, "--accuracy", a, "--bootstrap", "0", "--stat", "kendall", "--width", "60")
+        self.assertLessEqual(max(len(line) for line in narrow.stdout.splitlines()[2:]), 60)
+        wide = correlate("--scores", s, "--accuracy", a, "--bootstrap", "0", "--stat", "kendall", "--wide").stdout
+        self.assertGreater(max(len(line) for line in wide.splitlines()), 100)
+        self.assertIn("lower=better", wide)
+        values = json.loads(correlate("--scores", s, "--accuracy", a, "--bootstrap", "0", "--json").stdout)
+        for method in ["relatedness", "metrics_logme"]:
+            cells = [line.split() for line in narrow.stdout.splitlines() if line.startswith(method + " ")]
+            printed = [c for cells_line in cells for c in cells_line[2:]]
+            expected = [values["mean"][method]["kendall"]] + \
+                [g["columns"][method]["kendall"]["value"] for g in values["groups"]]
+            self.assertEqual(len(printed), len(expected))
+            for text, value in zip(printed, expected):
+                self.assertAlmostEqual(float(text), value, delta=6e-4)
         with open(out_json) as f:
             result = json.load(f)
         self.assertEqual(len(result["skipped_rows"]), 1)
@@ -248,8 +268,8 @@ class CorrelateTest(unittest.TestCase):
         run = subprocess.run([MPIEXEC, "-n", "2", BINARY, "correlate", "--scores", s, "--accuracy", a, "--stat",
                               "kendall", "--bootstrap", "20"], capture_output=True, text=True, timeout=60)
         self.assertEqual(run.returncode, 0, run.stderr)
-        self.assertEqual(run.stdout.count("kendall between"), 1)
-        self.assertEqual(run.stdout.count("\nmean "), 1)
+        self.assertEqual(run.stdout.count("kendall: correlation"), 1)
+        self.assertEqual(run.stdout.count("\nrelatedness "), 1)
 
     def test_too_few_encoders_is_na(self):
         scores = pd.DataFrame({"encoder": ["a", "b"], "reference": "r", "target": "t", "status": "ok",

@@ -1,4 +1,4 @@
-#include "correlation/csv_table.h"
+#include "core/csv_table.h"
 
 #include <fstream>
 #include <sstream>
@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 
-namespace taskrel::correlation {
+namespace taskrel {
 
 std::optional<std::size_t> CsvTable::find_column(const std::string& name) const {
   for (std::size_t i = 0; i < header.size(); ++i)
@@ -126,4 +126,4 @@ CsvTable read_csv(const std::string& path) {
   return parse_csv(text.str(), path);
 }
 
-}  // namespace taskrel::correlation
+}  // namespace taskrel

@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "correlation/csv_table.h"
+#include "core/csv_table.h"
 
-namespace taskrel::correlation {
+namespace taskrel {
 namespace {
 
 using Rows = std::vector<std::vector<std::string>>;
@@ -54,4 +54,4 @@ TEST(CsvTable, ErrorsNameFileAndLine) {
 }
 
 }  // namespace
-}  // namespace taskrel::correlation
+}  // namespace taskrel

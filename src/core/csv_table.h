@@ -1,5 +1,5 @@
-// A small RFC-4180 CSV reader for the analysis inputs (relatedness.csv of
-// `taskrel matrix`, finetune.csv). Debian packages no C++ CSV library that
+// A small RFC-4180 CSV reader for the tabular inputs (relatedness.csv of
+// `taskrel matrix`, finetune.csv, import manifests). Debian packages no C++ CSV library that
 // reads a header-defined, run-time number of columns (fast-cpp-csv-parser
 // fixes the column count at compile time), so this is hand-written.
 //
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace taskrel::correlation {
+namespace taskrel {
 
 struct CsvTable {
   std::string source;                            // the file name, for messages
@@ -33,4 +33,4 @@ CsvTable parse_csv(const std::string& text, const std::string& source);
 // Reads a whole file; a missing or unreadable file is an InputError.
 CsvTable read_csv(const std::string& path);
 
-}  // namespace taskrel::correlation
+}  // namespace taskrel
