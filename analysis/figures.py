@@ -16,6 +16,14 @@ writes into DIR:
                                else from the CSV
   metrics_vs_accuracy.png      with --metrics: the same scatter for every
                                metrics_* baseline column, a row per target
+  bound_tightness.png          the paper's tightness figure: relatedness (the
+                               bound, y) against target_loss (the
+                               transferred classifier's test cross-entropy,
+                               the quantity it bounds, x), one point per
+                               triple coloured by target, with the diagonal
+                               y = x; points above it are bounds that hold,
+                               their height above it the gap (written when
+                               the CSV has target_loss)
 
 Needs only Debian's python3-pandas, -matplotlib and -h5py. Rows whose status
 is not "ok" are left out, as `taskrel correlate` does.
@@ -136,6 +144,26 @@ def heatmap(tables, path):
     plt.close(figure)
 
 
+def tightness(scores, path):
+    """Bound against what it bounds: a point per triple, the diagonal, the gap."""
+    data = scores.dropna(subset=["relatedness", "target_loss"])
+    figure, axis = plt.subplots(figsize=(5.5, 5))
+    for target, part in data.groupby("target", sort=True):
+        axis.scatter(part.target_loss, part.relatedness, s=18, label=str(target))
+    low = float(min(data.target_loss.min(), data.relatedness.min()))
+    high = float(max(data.target_loss.max(), data.relatedness.max()))
+    axis.plot([low, high], [low, high], color="black", linewidth=1, label="bound = loss")
+    gap = data.relatedness - data.target_loss
+    axis.set_title(f"bound vs target loss: gap mean {gap.mean():.2f}, min {gap.min():.2f}, "
+                   f"holds {100 * (gap >= 0).mean():.0f}% of {len(data)}", fontsize=9)
+    axis.set_xlabel("target_loss (transferred classifier, test split)")
+    axis.set_ylabel("relatedness (the bound)")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scores", required=True, help="relatedness.csv of taskrel matrix")
@@ -155,6 +183,10 @@ def main(argv=None):
     path = os.path.join(args.out, "relatedness_heatmap.png")
     heatmap(tables, path)
     written.append(path)
+    if "target_loss" in scores.columns and scores.target_loss.notna().any():
+        path = os.path.join(args.out, "bound_tightness.png")
+        tightness(scores, path)
+        written.append(path)
     metrics = [c for c in merged.columns if c.startswith("metrics_")]
     if args.metrics and metrics:
         path = os.path.join(args.out, "metrics_vs_accuracy.png")

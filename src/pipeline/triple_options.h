@@ -104,17 +104,17 @@ void visit_triple_options(Options& o, Visit&& visit) {
   visit(option("head_epochs", r.head.max_epochs, "Most Adam epochs of the reference head's training",
                Effect::kResult, at_least(0)));
   visit(option("batch_size", r.batch_size,
-               "Points per side of the fit (label-exact: a fixed stratified subset; 0: all up to 1e6 pairs, else "
-               "1000; paper-code: minibatches, 0: 500)",
+               "Points per side of the fit (label-exact: a fixed stratified subset; 0: all up to 250,000 pairs, "
+               "else max(500, 2 d); paper-code: minibatches, 0: 500)",
                Effect::kResult, at_least(0)));
   visit(option("eval_points", r.eval_points, "Cap (per side, stratified) on the points of the reported W_d",
                Effect::kResult, at_least(1)));
   visit(option("epsilon", r.epsilon, "Sinkhorn epsilon, relative to the mean cost", Effect::kResult, above(0)));
-  visit(option("lambda_w", r.lambda_w, "Weight of W in the objective", Effect::kResult, at_least(0)));
-  visit(option("lambda_pm", r.lambda_pm, "Weight of ||P_T - B D||^2", Effect::kResult, at_least(0)));
-  visit(option("lambda_ic", r.lambda_ic, "Weight of the invertibility term", Effect::kResult, at_least(0)));
-  visit(option("lr", r.lr, "Adam learning rate of A, b, Abar, B", Effect::kResult, above(0)));
-  visit(option("lr_d", r.lr_d, "Adam learning rate of D", Effect::kResult, above(0)));
+  visit(option("lambda_w", r.lambda_w, "paper-code mode: weight of W in its objective (label-exact uses tau itself)", Effect::kResult, at_least(0)));
+  visit(option("lambda_pm", r.lambda_pm, "paper-code mode: weight of ||P_T - B D||^2 (label-exact has B D = P_T exactly)", Effect::kResult, at_least(0)));
+  visit(option("lambda_ic", r.lambda_ic, "paper-code mode: weight of the invertibility term (label-exact has Abar = A^-1)", Effect::kResult, at_least(0)));
+  visit(option("lr", r.lr, "Adam learning rate of A, b (paper-code: also Abar, B)", Effect::kResult, above(0)));
+  visit(option("lr_d", r.lr_d, "paper-code mode: Adam learning rate of D", Effect::kResult, above(0)));
   visit(option("metrics", o.metrics, "Baseline estimators computed beside relatedness (higher = more "
                "transferable; relatedness is lower = more transferable): all, none, or a comma list"));
   visit(option("log_every", r.log_every, "Log the objective terms every N epochs (0: never)", Effect::kRunOnly,

@@ -21,11 +21,11 @@
 // Algorithm, one epoch (block-coordinate majorise-minimise, every block
 // decreasing L):
 //  1. plans: the label-aware Sinkhorn at the current theta, warm-started;
-//  2. (A, b): with the plans held fixed, <P, C(A, b)> bounds the optimal cost; one
-//     step preconditioned by the iteratively-reweighted least-squares normal
-//     matrix (for the euclidean cost sum_ij P_ij / c_ij [z 1][z 1]^T; the
-//     step of length 1 is the IRLS minimiser when tau is constant) corrected
-//     for tau's gradient, halved until tau * <P, C> decreases;
+//  2. (A, b): with the plans held fixed, <P, C(A, b)> bounds the optimal
+//     cost; its iteratively-reweighted least-squares majoriser (for the
+//     euclidean cost, sum_ij P_ij / c_ij ||A z_i + b - z'_j||^2 / 2 + const)
+//     times tau(A) is minimised by a few Adam steps (moments kept across
+//     epochs), and the step is kept only if the true tau * <P, C> decreased;
 //  3. labels: a few mirror-descent steps on the coupling logits of
 //     RW + H + tau * W linearised through the dual potentials (W is convex in
 //     the masses, so the step size adapts: halved when L rose).

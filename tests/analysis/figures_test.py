@@ -36,7 +36,8 @@ def synthetic(directory, references=("imagenet",)):
         for reference in references:
             for e, a in zip(ENCODERS, acc):
                 rows.append({"encoder": e, "reference": reference, "target": target, "status": "ok", "error": "",
-                             "relatedness": 3 - 2 * a + rng.normal(scale=0.1), "metrics_logme": a + rng.normal(),
+                             "relatedness": 3 - 2 * a + rng.normal(scale=0.1), "target_loss": 2.5 - 2 * a,
+                             "metrics_logme": a + rng.normal(),
                              "metrics_leep": -1 + a})
     rows[0]["status"] = "failed"
     scores, accuracy = pd.DataFrame(rows), pd.DataFrame(accuracy)
@@ -84,15 +85,37 @@ class FiguresTest(unittest.TestCase):
         out = os.path.join(self.dir, "figures")
         run = self.run_script("--scores", s, "--accuracy", a, "--matrix", h5, "--metrics", "--out", out)
         self.assertEqual(run.returncode, 0, run.stderr)
-        for name in ["relatedness_vs_accuracy.png", "relatedness_heatmap.png", "metrics_vs_accuracy.png"]:
+        for name in ["relatedness_vs_accuracy.png", "relatedness_heatmap.png", "metrics_vs_accuracy.png",
+                     "bound_tightness.png"]:
             self.assert_png(os.path.join(out, name))
         # Without --matrix the heatmap comes from the CSV.
         out2 = os.path.join(self.dir, "csv_only")
         run = self.run_script("--scores", s, "--accuracy", a, "--out", out2)
         self.assertEqual(run.returncode, 0, run.stderr)
-        self.assertEqual(sorted(os.listdir(out2)), ["relatedness_heatmap.png", "relatedness_vs_accuracy.png"])
+        self.assertEqual(sorted(os.listdir(out2)),
+                         ["bound_tightness.png", "relatedness_heatmap.png", "relatedness_vs_accuracy.png"])
+        # Without target_loss (an older CSV) there is no tightness figure.
+        old_csv = os.path.join(self.dir, "old.csv")
+        scores.drop(columns=["target_loss"]).to_csv(old_csv, index=False)
+        out3 = os.path.join(self.dir, "old")
+        self.assertEqual(self.run_script("--scores", old_csv, "--accuracy", a, "--out", out3).returncode, 0)
+        self.assertNotIn("bound_tightness.png", os.listdir(out3))
         for name in os.listdir(out2):
             self.assert_png(os.path.join(out2, name))
+
+    def test_tightness_title_counts_the_gap(self):
+        scores, _, _, _ = synthetic(self.dir)
+        titles = []
+        original = matplotlib.axes.Axes.set_title
+        matplotlib.axes.Axes.set_title = lambda axis, text, **kw: titles.append(text) or original(axis, text, **kw)
+        try:
+            figures.tightness(scores, os.path.join(self.dir, "b.png"))
+        finally:
+            matplotlib.axes.Axes.set_title = original
+        gap = scores.relatedness - scores.target_loss
+        self.assertEqual(titles, [f"bound vs target loss: gap mean {gap.mean():.2f}, min {gap.min():.2f}, "
+                                  f"holds {100 * (gap >= 0).mean():.0f}% of {len(scores)}"])
+        self.assert_png(os.path.join(self.dir, "b.png"))
 
     def test_titles_carry_pearson_r(self):
         scores, accuracy, _, _ = synthetic(self.dir)
