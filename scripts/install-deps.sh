@@ -14,7 +14,7 @@ packages=(
   python3-numpy python3-scipy python3-pot python3-h5py python3-pandas
   python3-matplotlib python3-sklearn dataset-fashion-mnist
   python3-torch python3-torchvision python3-tqdm python3-xarray
-  slurm-wlm munge
+  slurm-wlm munge hyperfine
 )
 
 missing=()
