@@ -38,10 +38,11 @@ PY
   --embeddings "$work/x.npy" --labels "$work/y.npy" 2>/dev/null
 
 echo "== shared libraries loaded (ldd)"
-printf '%-16s %4d libraries, LibTorch: %s\n' "taskrel" "$(ldd "$front" | wc -l)" \
-  "$(ldd "$front" | grep -q libtorch && echo yes || echo no)"
-printf '%-16s %4d libraries, LibTorch: %s\n' "taskrel-torch" "$(ldd "$torch" | wc -l)" \
-  "$(ldd "$torch" | grep -q libtorch && echo yes || echo no)"
+for binary in "$front" "$torch"; do
+  libraries=$(ldd "$binary")  # captured first: grep -q would cut ldd's pipe short under pipefail
+  printf '%-16s %4d libraries, LibTorch: %s\n' "$(basename "$binary")" "$(wc -l <<<"$libraries")" \
+    "$(grep -q libtorch <<<"$libraries" && echo yes || echo no)"
+done
 echo
 echo "== start-up, wall time (hyperfine; 'taskrel-torch --help' is what every command cost before the split)"
 hyperfine --warmup 3 --runs "${RUNS:-20}" -N --style basic --export-markdown "$work/startup.md" \
