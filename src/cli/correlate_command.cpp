@@ -51,7 +51,7 @@ struct CorrelateCliOptions {
     add_enum_flag(c, "--by", by, "Groups: one per (reference, target), or all rows pooled");
     c.add_option("--columns", columns,
                  "Score columns (comma-separated); default: relatedness, reweighted_loss, label_mismatch, "
-                 "tau_distribution_mismatch, distribution_mismatch and every metrics_* column")
+                 "tau_distribution_mismatch, distribution_mismatch, target_loss and every metrics_* column")
         ->delimiter(',');
     c.add_option("--lower-is-better", lower_is_better,
                  "Extra columns where lower = more transferable (the relatedness terms already are; metrics_* "

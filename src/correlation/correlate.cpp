@@ -18,8 +18,11 @@
 
 namespace taskrel::correlation {
 
-const std::vector<std::string> kRelatednessColumns = {"relatedness", "reweighted_loss", "label_mismatch",
-                                                      "tau_distribution_mismatch", "distribution_mismatch"};
+// target_loss is the bound's left side (the transferred classifier's test
+// loss): beside the bound, so a table shows what the bound adds to it.
+const std::vector<std::string> kRelatednessColumns = {"relatedness",          "reweighted_loss",
+                                                      "label_mismatch",       "tau_distribution_mismatch",
+                                                      "distribution_mismatch", "target_loss"};
 
 namespace {
 
