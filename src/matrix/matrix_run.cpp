@@ -23,6 +23,8 @@
 #include "ot/sinkhorn.h"
 #include "matrix/best_reference.h"
 #include "matrix/journal.h"
+#include "matrix/journal_compaction.h"
+#include "matrix/output_lock.h"
 #include "matrix/task_cache.h"
 #include "pipeline/triple.h"
 
@@ -110,24 +112,20 @@ std::string run_id() {
   return fmt::format("{}-{}-{}", text, host, ::getpid());
 }
 
-// The best record of each triple: the first ok one, else the last failure.
-std::map<std::string, nlohmann::json> best_records(const JournalContents& journal, int* duplicates) {
-  std::map<std::string, nlohmann::json> best;
-  int dup = 0;
-  for (const auto& record : journal.records) {
-    const std::string key = record_key(record);
-    auto it = best.find(key);
-    const bool ok = record.value("status", std::string()) == "ok";
-    if (it == best.end()) {
-      best.emplace(key, record);
-    } else if (it->second.value("status", std::string()) == "ok") {
-      if (ok) ++dup;
-    } else {
-      it->second = record;
-    }
-  }
-  if (duplicates != nullptr) *duplicates = dup;
-  return best;
+nlohmann::json journal_header(const JobSpec& spec, const std::string& run) {
+  return {{"taskrel_journal", 1}, {"spec_hash", spec.result_hash()}, {"result_options", spec.result_options()},
+          {"job", spec.job_file}, {"run", run},                      {"created", utc_now()}};
+}
+
+// Rank 0, holding journal.lock exclusively.
+void compact(const JobSpec& spec, const std::string& run) {
+  const auto summary = compact_journals(spec.output, spec.result_hash(), spec.result_options(), journal_header(spec, run));
+  if (summary && summary->duplicates > 0)
+    spdlog::warn("{}: {} triples were recorded more than once (the first record is kept)", spec.output,
+                 summary->duplicates);
+  if (summary)
+    spdlog::info("compacted {} journal file(s) into {}: {} triples, {} superseded, duplicate or cut-off record(s) "
+                 "dropped", summary->files, summary->file, summary->records, summary->dropped);
 }
 
 }  // namespace
@@ -178,16 +176,24 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
   // Rank 0 prepares the output directory and reads the journals; every rank
   // gets the queue (or the error) from it, so all fail or none.
   std::string plan_text;
+  std::unique_ptr<OutputLocks> locks;  // rank 0, for the whole run
   if (world.rank() == 0) {
     nlohmann::json plan;
     try {
       std::error_code ec;
+      const std::string run = run_id();
+      fs::create_directories(spec.output, ec);
+      // Before anything is removed (--restart) or read: no other run may be
+      // journalling these encoders here.
+      if (!options.collect_only && fs::is_directory(spec.output))
+        locks = std::make_unique<OutputLocks>(spec.output, spec.encoders, run, options.restart);
       if (options.restart) {
         fs::remove_all(journal_directory(spec.output), ec);
         fs::remove(fs::path(spec.output) / "relatedness.csv", ec);
         fs::remove(fs::path(spec.output) / "relatedness.h5", ec);
         fs::remove(fs::path(spec.output) / "best_reference.csv", ec);
         fs::remove(fs::path(spec.output) / "best_reference.h5", ec);
+        if (locks) locks->restart_done();
       }
       fs::create_directories(spec.output, ec);
       if (ec || !fs::is_directory(spec.output))
@@ -202,7 +208,7 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
       // Largest first (stable: ties keep axis order, which keeps an encoder's triples together).
       std::stable_sort(remaining.begin(), remaining.end(),
                        [&](int a, int b) { return spec.triples[a].cost > spec.triples[b].cost; });
-      plan = {{"remaining", remaining}, {"run", run_id()}, {"partial_lines", journal.partial_lines}};
+      plan = {{"remaining", remaining}, {"run", run}, {"partial_lines", journal.partial_lines}};
     } catch (const InputError& error) {
       plan = {{"error", error.what()}};
     }
@@ -214,7 +220,12 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
 
   if (options.collect_only) {
     int code = kExitSuccess;
-    if (world.rank() == 0) code = collect_results(spec).second > 0 ? static_cast<int>(kExitTriplesFailed) : static_cast<int>(kExitSuccess);
+    if (world.rank() == 0) {
+      // Compaction rewrites the journals: only when no run is writing them.
+      if (const auto lock = lock_for_compaction(spec.output)) compact(spec, plan["run"].get<std::string>());
+      else spdlog::warn("{}: a run is writing journals here; collected what is finished, journals not compacted", spec.output);
+      code = collect_results(spec).second > 0 ? static_cast<int>(kExitTriplesFailed) : static_cast<int>(kExitSuccess);
+    }
     world.broadcast(&code, sizeof(code), 0);
     return code;
   }
@@ -247,10 +258,9 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
   const std::string run = plan["run"].get<std::string>();
   std::unique_ptr<JournalWriter> journal;
   if (leader) {
-    const nlohmann::json header = {{"taskrel_journal", 1},      {"spec_hash", spec.result_hash()},
-                                   {"result_options", spec.result_options()}, {"job", spec.job_file},
-                                   {"run", run},                {"world_rank", world.rank()},
-                                   {"group_size", group->size()}, {"created", utc_now()}};
+    nlohmann::json header = journal_header(spec, run);
+    header["world_rank"] = world.rank();
+    header["group_size"] = group->size();
     journal = std::make_unique<JournalWriter>(
         (fs::path(journal_directory(spec.output)) / fmt::format("{}-r{}.jsonl", run, world.rank())).string(), header);
   }
@@ -300,6 +310,7 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
     }
   }
   spdlog::debug("task cache: {} hits, {} loads", cache.hits(), cache.misses());
+  journal.reset();  // this group appends nothing more (a compaction may replace the file)
 
   world.barrier();
   if (progress) progress->stop();
@@ -310,6 +321,8 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
   int code = kExitSuccess;
   if (world.rank() == 0) {
     if (options.collect) {
+      if (locks->make_exclusive_for_compaction()) compact(spec, run);
+      else spdlog::info("{}: another run is writing journals here; journals not compacted", spec.output);
       const auto [ok, failed] = collect_results(spec);
       if (failed > 0 || stopped > 0) code = kExitTriplesFailed;
       if (ok + failed < static_cast<int>(spec.triples.size()) && stopped == 0) code = kExitTriplesFailed;
