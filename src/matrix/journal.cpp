@@ -33,7 +33,12 @@ std::map<std::string, nlohmann::json> best_records(const JournalContents& journa
     if (it == best.end()) {
       best.emplace(key, record);
     } else if (it->second.value("status", std::string()) == "ok") {
-      if (ok) ++dup;
+      // A triple recomputed because its inputs changed has a later ok
+      // record; the latest one counts ("finished" is UTC, ties: file order).
+      if (ok) {
+        ++dup;
+        if (record.value("finished", std::string()) >= it->second.value("finished", std::string())) it->second = record;
+      }
     } else {
       it->second = record;
     }

@@ -54,8 +54,9 @@ JournalContents read_journals(const std::string& output, const std::string& expe
 // Key of a record: "encoder/reference/target".
 std::string record_key(const nlohmann::json& record);
 
-// The record that counts for each triple (by key): the first ok one, else
-// the last failure. `duplicates` counts ok records beyond the first.
+// The record that counts for each triple (by key): the latest ok one (by
+// its "finished" time), else the last failure. `duplicates` counts ok
+// records beyond one.
 std::map<std::string, nlohmann::json> best_records(const JournalContents& journal, int* duplicates);
 
 }  // namespace taskrel::matrix

@@ -2,7 +2,7 @@
 // files (journal.h), so reruns, rank groups and array tasks leave many files,
 // and retried triples leave several records each. Compaction rewrites them
 // into one file holding the record that counts for each triple
-// (best_records: the first ok one, else the last failure), written durably
+// (best_records: the latest ok one, else the last failure), written durably
 // (temporary + fsync + rename + fsync of the folder), and only then removes
 // the files it replaced. A kill in between leaves the old files beside the
 // new one: the same triples twice, which readers already take once.

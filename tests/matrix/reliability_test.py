@@ -13,7 +13,12 @@
               every finished triple once; a rerun after compaction resumes
               (nothing to do) and the results are identical.
 
-usage: reliability_test.py ranks|locks|compaction
+  Fingerprints  every record holds its inputs' fingerprint; after one split
+              is re-imported with other data (--overwrite), --collect refuses
+              (exit 2) naming the triples that read it, and a rerun
+              recomputes exactly those, saying why; the other cells stay.
+
+usage: reliability_test.py ranks|locks|compaction|fingerprints
 """
 import glob
 import os
@@ -23,6 +28,7 @@ import sys
 import time
 import unittest
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -187,7 +193,59 @@ class Compaction(Base):
         self.assert_same_matrix(reference, load_h5(os.path.join(output, "relatedness.h5")))
 
 
+class Fingerprints(Base):
+    def test_reimported_split_is_recomputed_and_collect_refuses(self):
+        store = os.path.join(self.tmp, "fp_store.h5")
+        make_zoo(store)
+        job = write_job(self.tmp, name="fp.toml", store="fp_store.h5", output="fp")
+        output = os.path.join(self.tmp, "fp")
+        self.ok(matrix(job, "-q"))
+        records = journal_records(output)
+        self.assertEqual(len(records), 12)
+        inputs = records[0]["inputs"]
+        split = inputs["reference"]["splits"]["train"]
+        self.assertEqual(sorted(split), ["dim", "dtype", "embeddings_xxh64", "label_dtype", "labels_xxh64", "rows"])
+        self.assertEqual(len(split["embeddings_xxh64"]), 16)
+        before = pd.read_csv(os.path.join(output, "relatedness.csv")).set_index(["encoder", "reference", "target"])
+
+        # Re-import enc1/task2/test with other (valid) data.
+        rng = np.random.default_rng(11)
+        np.save(os.path.join(self.tmp, "new_x.npy"), rng.normal(size=(30, 4)).astype(np.float32) * 3)
+        np.save(os.path.join(self.tmp, "new_y.npy"), np.arange(30) % 3)
+        reimport = subprocess.run([BINARY, "import", "--out", store, "--encoder", "enc1", "--dataset", "task2",
+                                   "--split", "test", "--embeddings", os.path.join(self.tmp, "new_x.npy"),
+                                   "--labels", os.path.join(self.tmp, "new_y.npy"), "--overwrite"],
+                                  capture_output=True, text=True, timeout=60)
+        self.ok(reimport)
+        changed = {("enc1", "task2", "task0"), ("enc1", "task2", "task1"), ("enc1", "task0", "task2"),
+                   ("enc1", "task1", "task2")}
+
+        collect = matrix(job, "--collect", "-q")
+        self.assertEqual(collect.returncode, 2, collect.stderr)
+        self.assertIn("4 finished triple(s) were computed from inputs that have changed", collect.stderr)
+        for e, r, t in changed:
+            self.assertIn(f"{e}/{r}/{t} (", collect.stderr)
+        self.assertIn("/enc1/task2/test embeddings_xxh64", collect.stderr)
+
+        rerun = self.ok(matrix(job))
+        self.assertIn("8 done earlier, 4 to do", rerun.stderr)
+        recomputed = {tuple(line.split(": recomputing")[0].split("] info: ")[-1].split("/"))
+                      for line in rerun.stderr.splitlines() if ": recomputing: its inputs changed" in line}
+        self.assertEqual(recomputed, changed)
+        after = pd.read_csv(os.path.join(output, "relatedness.csv")).set_index(["encoder", "reference", "target"])
+        self.assertEqual(len(after), 12)
+        self.assertTrue((after.status == "ok").all())
+        for key in before.index:
+            if key in changed:
+                self.assertNotEqual(before.loc[key, "relatedness"], after.loc[key, "relatedness"], key)
+            else:
+                self.assertEqual(before.loc[key, "relatedness"], after.loc[key, "relatedness"], key)
+        # Now consistent: --collect agrees and a rerun has nothing to do.
+        self.ok(matrix(job, "--collect", "-q"))
+        self.assertIn("12 done earlier, 0 to do", self.ok(matrix(job)).stderr)
+
+
 if __name__ == "__main__":
-    suite = {"ranks": RankErrors, "locks": Locks, "compaction": Compaction}[sys.argv[1]]
+    suite = {"ranks": RankErrors, "locks": Locks, "compaction": Compaction, "fingerprints": Fingerprints}[sys.argv[1]]
     result = unittest.TextTestRunner(verbosity=2).run(unittest.defaultTestLoader.loadTestsFromTestCase(suite))
     sys.exit(0 if result.wasSuccessful() else 1)
