@@ -1,6 +1,11 @@
 #include "io/atomic_file.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -24,6 +29,39 @@ void write_file_atomically(const std::string& path, const std::string& text) {
     }
   }
   rename_into_place(temporary, path);
+}
+
+namespace {
+
+[[noreturn]] void durable_write_failed(const std::string& path, const std::string& temporary, const char* step, int fd) {
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  std::remove(temporary.c_str());
+  throw RuntimeError(fmt::format("{}: {} of {} failed: {}", path, step, temporary, std::strerror(error)));
+}
+
+}  // namespace
+
+void write_file_durably(const std::string& path, const std::string& temporary, const std::string& text) {
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) durable_write_failed(path, temporary, "creating", -1);
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) durable_write_failed(path, temporary, "writing", fd);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) durable_write_failed(path, temporary, "fsync", fd);
+  if (::close(fd) != 0) durable_write_failed(path, temporary, "closing", -1);
+  rename_into_place(temporary, path);
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  const int dir = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) throw RuntimeError(fmt::format("{}: cannot open its folder to fsync it: {}", path, std::strerror(errno)));
+  const int synced = ::fsync(dir);
+  const int error = errno;
+  ::close(dir);
+  if (synced != 0) throw RuntimeError(fmt::format("{}: fsync of its folder failed: {}", path, std::strerror(error)));
 }
 
 void rename_into_place(const std::string& temporary, const std::string& path) {

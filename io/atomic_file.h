@@ -14,6 +14,12 @@ namespace taskrel::io {
 // no temporary is left behind either way.
 void write_file_atomically(const std::string& path, const std::string& text);
 
+// Like write_file_atomically, and durable: the temporary is fsync'ed before
+// the rename and the folder after it, so after a power loss the path holds
+// the old content or the whole new one. The temporary is `temporary`
+// (it must be in the same folder). RuntimeError naming the file on failure.
+void write_file_durably(const std::string& path, const std::string& temporary, const std::string& text);
+
 // Renames a finished temporary over `path`; RuntimeError naming both on failure.
 void rename_into_place(const std::string& temporary, const std::string& path);
 

@@ -14,6 +14,7 @@
 #endif
 #include "io/row_checks.h"
 #include "io/store_layout.h"
+#include "io/whole_file.h"
 
 namespace taskrel::io {
 
@@ -33,6 +34,7 @@ struct EmbeddingStoreReader::State {
     path = store_path;
     comm = on;
     silence_hdf5_errors();
+    require_regular_file(path, "HDF5 stores");
     if (!std::ifstream(path)) throw InputError(fmt::format("{}: cannot open file (missing or unreadable)", path));
     if (H5Fis_hdf5(path.c_str()) <= 0)
       throw InputError(fmt::format("{}: not an HDF5 file (or its superblock is corrupt)", path));

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/hdf5_check.h"
 #include "io/hdf5_tree.h"
+#include "io/whole_file.h"
 
 namespace taskrel::io {
 
@@ -41,6 +42,7 @@ std::vector<float> read_float_dataset(hid_t group, const std::string& name, cons
 std::optional<StoredHead> read_stored_head(const std::string& store_path, const std::string& encoder,
                                            const std::string& dataset) {
   silence_hdf5_errors();
+  require_regular_file(store_path, "HDF5 stores");
   Hid file(H5Fopen(store_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file) throw InputError(fmt::format("{}: cannot open as HDF5 ({})", store_path, last_hdf5_error()));
   if (!has_group(file.get(), encoder)) return std::nullopt;

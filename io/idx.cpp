@@ -1,42 +1,56 @@
-// IDX reading: the whole file is inflated into memory first (the largest
+// IDX reading: the whole file is read and inflated into memory first (the largest
 // Fashion-MNIST file is 47 MB), then the header is checked against its size.
 #include "io/idx.h"
 
 #include <zlib.h>
 
-#include <cstdio>
+#include <limits>
 
 #include "core/error.h"
+#include "io/whole_file.h"
 
 namespace taskrel::io {
 namespace {
 
 constexpr std::uint8_t kUnsignedByte = 0x08;
 
-// gzread reads plain files transparently, so one path serves both kinds.
-std::vector<std::uint8_t> read_whole_file(const std::string& path) {
-  std::FILE* probe = std::fopen(path.c_str(), "rb");
-  if (probe == nullptr) throw InputError(fmt::format("{}: cannot open the IDX file", path));
-  std::fclose(probe);
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (file == nullptr) throw InputError(fmt::format("{}: cannot open the IDX file", path));
+// The file is read whole first (it may be a pipe, readable once), then
+// inflated in memory when it starts with the gzip magic; concatenated gzip
+// members are inflated one after another, as gunzip does.
+std::vector<std::uint8_t> read_idx_bytes(const std::string& path) {
+  const std::vector<char> raw = read_whole_file(path, "the IDX file");
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(raw.data());
+  const bool gzipped = raw.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+  if (!gzipped) return std::vector<std::uint8_t>(bytes, bytes + raw.size());
+  if (raw.size() > std::numeric_limits<uInt>::max())  // IDX files are far below 4 GiB
+    throw InputError(fmt::format("{}: gzip file too large ({} bytes)", path, raw.size()));
+  z_stream stream{};
+  if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) throw RuntimeError(fmt::format("{}: zlib inflateInit2 failed", path));
+  stream.next_in = const_cast<Bytef*>(bytes);
+  stream.avail_in = static_cast<uInt>(raw.size());
   std::vector<std::uint8_t> content;
   std::vector<std::uint8_t> chunk(1 << 20);
+  int code = Z_OK;
   while (true) {
-    const int got = gzread(file, chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (got < 0) {
-      int code = 0;
-      const std::string message = gzerror(file, &code);
-      gzclose(file);
-      throw InputError(fmt::format("{}: corrupt gzip data ({})", path, message));
+    stream.next_out = chunk.data();
+    stream.avail_out = static_cast<uInt>(chunk.size());
+    code = inflate(&stream, Z_NO_FLUSH);
+    content.insert(content.end(), chunk.data(), chunk.data() + (chunk.size() - stream.avail_out));
+    if (code == Z_STREAM_END) {
+      if (stream.avail_in == 0) break;
+      if (inflateReset(&stream) != Z_OK) break;  // next gzip member
+      continue;
     }
-    if (got == 0) break;
-    content.insert(content.end(), chunk.begin(), chunk.begin() + got);
+    if (code != Z_OK) break;
+    if (stream.avail_in == 0 && stream.avail_out != 0) {
+      code = Z_BUF_ERROR;  // input ended inside a member: a cut-off download
+      break;
+    }
   }
-  // A truncated gzip stream ends without error from gzread but gzclose
-  // reports it (Z_BUF_ERROR) — this is how a cut-off download shows.
-  const int closed = gzclose(file);
-  if (closed != Z_OK) throw InputError(fmt::format("{}: truncated or corrupt gzip stream", path));
+  const std::string message = stream.msg != nullptr ? stream.msg : "";
+  inflateEnd(&stream);
+  if (code == Z_BUF_ERROR) throw InputError(fmt::format("{}: truncated or corrupt gzip stream", path));
+  if (code != Z_STREAM_END) throw InputError(fmt::format("{}: corrupt gzip data ({})", path, message));
   return content;
 }
 
@@ -48,7 +62,7 @@ std::uint32_t big_endian_u32(const std::uint8_t* bytes) {
 }  // namespace
 
 IdxArray read_idx(const std::string& path) {
-  const std::vector<std::uint8_t> content = read_whole_file(path);
+  const std::vector<std::uint8_t> content = read_idx_bytes(path);
   if (content.size() < 4) throw InputError(fmt::format("{}: too short for an IDX header ({} bytes)", path, content.size()));
   if (content[0] != 0 || content[1] != 0)
     throw InputError(fmt::format("{}: bad IDX magic (first two bytes must be zero, got {:#04x} {:#04x})", path,

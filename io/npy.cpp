@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "io/whole_file.h"
 #include "io/zip_archive.h"
 
 namespace taskrel::io {
@@ -66,6 +67,8 @@ NpyImage parse_npy(std::string source, std::vector<char> bytes) {
   image.source = std::move(source);
   const auto& s = image.source;
   static const char magic[] = "\x93NUMPY";
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0)
+    bad(s, "a zip (.npz) archive, not a .npy file: name the member to read (FILE.npz:NAME, or --embeddings-key / --labels-key)");
   if (bytes.size() < 10 || std::memcmp(bytes.data(), magic, 6) != 0) bad(s, "not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
   std::size_t header_len = 0;
@@ -132,27 +135,16 @@ NpyImage parse_npy(std::string source, std::vector<char> bytes) {
   return image;
 }
 
-std::vector<char> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open file", path));
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::size_t>(in.tellg());
-  in.seekg(0);
-  std::vector<char> bytes(size);
-  in.read(bytes.data(), static_cast<std::streamsize>(size));
-  if (!in) throw InputError(fmt::format("{}: read error", path));
-  return bytes;
-}
-
 NpyImage load(const std::string& path, const std::string& member) {
-  if (member.empty()) return parse_npy(path, read_file(path));
+  std::vector<char> bytes = read_whole_file(path, member.empty() ? ".npy file" : ".npz file");
+  if (member.empty()) return parse_npy(path, std::move(bytes));
   // np.savez stores array `x` as member "x.npy"; accept either spelling.
-  const auto names = zip_member_names(path);
+  const auto names = zip_member_names(bytes, path);
   std::string name = member;
   for (const auto& candidate : names) {
     if (candidate == member + ".npy") name = candidate;
   }
-  return parse_npy(path + ":" + member, read_zip_member(path, name));
+  return parse_npy(path + ":" + member, read_zip_member(bytes, path, name));
 }
 
 // Element `index` (in storage order) converted to T.

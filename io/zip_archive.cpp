@@ -25,17 +25,25 @@ struct ArchiveCloser {
 };
 using Archive = std::unique_ptr<zip_t, ArchiveCloser>;
 
-Archive open_archive(const std::string& path) {
-  int code = 0;
-  zip_t* archive = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
-  if (archive == nullptr) {
-    if (code == ZIP_ER_OPEN || code == ZIP_ER_READ) throw InputError(fmt::format("{}: cannot open file", path));
-    zip_error_t error;
-    zip_error_init_with_code(&error, code);
+// The archive is parsed from memory: the whole file was read first (it may
+// be a pipe, which can be read only once), so libzip never seeks a file.
+Archive open_archive(const std::vector<char>& bytes, const std::string& path) {
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* source = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
+  if (source == nullptr) {
     const std::string message = zip_error_strerror(&error);
     zip_error_fini(&error);
     fail(path, message);
   }
+  zip_t* archive = zip_open_from_source(source, ZIP_RDONLY | ZIP_CHECKCONS, &error);
+  if (archive == nullptr) {
+    zip_source_free(source);  // not taken over by a failed open
+    const std::string message = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    fail(path, message);
+  }
+  zip_error_fini(&error);
   return Archive(archive);
 }
 
@@ -59,13 +67,14 @@ std::string joined_names(const std::vector<std::string>& names) {
 
 }  // namespace
 
-std::vector<std::string> zip_member_names(const std::string& path) {
-  const Archive archive = open_archive(path);
+std::vector<std::string> zip_member_names(const std::vector<char>& bytes, const std::string& path) {
+  const Archive archive = open_archive(bytes, path);
   return names_of(archive.get(), path);
 }
 
-std::vector<char> read_zip_member(const std::string& path, const std::string& name) {
-  const Archive archive = open_archive(path);
+std::vector<char> read_zip_member(const std::vector<char>& archive_bytes, const std::string& path,
+                                  const std::string& name) {
+  const Archive archive = open_archive(archive_bytes, path);
   const zip_int64_t index = zip_name_locate(archive.get(), name.c_str(), 0);
   if (index < 0)
     throw InputError(

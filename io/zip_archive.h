@@ -11,12 +11,16 @@
 
 namespace taskrel::io {
 
-// Names of the members of the zip archive at `path` (InputError if it is not
-// a readable zip archive).
-std::vector<std::string> zip_member_names(const std::string& path);
+// `bytes` / `archive_bytes` is the whole archive, read from the file `path` (named in messages;
+// io/whole_file.h reads it, from a pipe too).
+
+// Names of the members of the archive (InputError if it is not a readable
+// zip archive).
+std::vector<std::string> zip_member_names(const std::vector<char>& bytes, const std::string& path);
 
 // The uncompressed bytes of member `name`; InputError naming the archive and
 // listing its members when there is no such member.
-std::vector<char> read_zip_member(const std::string& path, const std::string& name);
+std::vector<char> read_zip_member(const std::vector<char>& archive_bytes, const std::string& path,
+                                  const std::string& name);
 
 }  // namespace taskrel::io

@@ -10,7 +10,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libeigen3-dev libtorch-dev libopenblas0-pthread
   libgtest-dev liblemon-dev
-  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libzip-dev
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libzip-dev libxxhash-dev
   python3-numpy python3-scipy python3-pot python3-h5py python3-pandas
   python3-matplotlib python3-sklearn dataset-fashion-mnist
   python3-torch python3-torchvision python3-tqdm python3-xarray

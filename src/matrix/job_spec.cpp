@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "io/embedding_store.h"
 #include "io/head_reader.h"
+#include "io/whole_file.h"
 
 namespace taskrel::matrix {
 
@@ -217,6 +218,11 @@ std::string JobSpec::key(const Triple& t) const {
 JobSpec parse_job_spec(const std::string& path, const JobOverrides& overrides) {
   JobSpec spec;
   spec.job_file = path;
+  // A job's relative paths are resolved against its file's directory, which
+  // a pipe (`<(cat job.toml)`) does not have: refused rather than guessed.
+  if (io::is_stream_file(path))
+    throw InputError(fmt::format("{} is not a regular file (a pipe, socket or device); a job spec must be a file, "
+                                 "its relative paths are read from its directory", path));
   if (!fs::is_regular_file(path)) throw InputError(fmt::format("{}: no such job file", path));
   toml::table root;
   try {

@@ -23,6 +23,30 @@ std::string record_key(const nlohmann::json& record) {
          record.at("target").get<std::string>();
 }
 
+std::map<std::string, nlohmann::json> best_records(const JournalContents& journal, int* duplicates) {
+  std::map<std::string, nlohmann::json> best;
+  int dup = 0;
+  for (const auto& record : journal.records) {
+    const std::string key = record_key(record);
+    auto it = best.find(key);
+    const bool ok = record.value("status", std::string()) == "ok";
+    if (it == best.end()) {
+      best.emplace(key, record);
+    } else if (it->second.value("status", std::string()) == "ok") {
+      // A triple recomputed because its inputs changed has a later ok
+      // record; the latest one counts ("finished" is UTC, ties: file order).
+      if (ok) {
+        ++dup;
+        if (record.value("finished", std::string()) >= it->second.value("finished", std::string())) it->second = record;
+      }
+    } else {
+      it->second = record;
+    }
+  }
+  if (duplicates != nullptr) *duplicates = dup;
+  return best;
+}
+
 JournalContents read_journals(const std::string& output, const std::string& expected_hash,
                               const nlohmann::json& expected_options) {
   JournalContents contents;
@@ -48,6 +72,7 @@ JournalContents read_journals(const std::string& output, const std::string& expe
         header_seen = true;
         if (!value.contains("taskrel_journal")) {
           spdlog::warn("{}: no journal header; file ignored", file);
+          contents.ignored_files.push_back(file);
           break;
         }
         const std::string hash = value.value("spec_hash", std::string());

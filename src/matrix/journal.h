@@ -10,6 +10,7 @@
 // result-affecting options; readers refuse journals from a different spec.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,8 @@ class JournalWriter {
 
 struct JournalContents {
   std::vector<nlohmann::json> records;  // every complete record, file by file in name order
-  std::vector<std::string> files;
+  std::vector<std::string> files;         // every journal file, in name order
+  std::vector<std::string> ignored_files; // of those, the ones without a journal header (not read)
   int partial_lines = 0;                // cut-off last lines ignored
   int unreadable_lines = 0;             // complete but unparsable lines skipped (with a warning)
 };
@@ -51,5 +53,10 @@ JournalContents read_journals(const std::string& output, const std::string& expe
 
 // Key of a record: "encoder/reference/target".
 std::string record_key(const nlohmann::json& record);
+
+// The record that counts for each triple (by key): the latest ok one (by
+// its "finished" time), else the last failure. `duplicates` counts ok
+// records beyond one.
+std::map<std::string, nlohmann::json> best_records(const JournalContents& journal, int* duplicates);
 
 }  // namespace taskrel::matrix

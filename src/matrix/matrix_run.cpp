@@ -22,7 +22,10 @@
 #include "io/result_store.h"
 #include "ot/sinkhorn.h"
 #include "matrix/best_reference.h"
+#include "matrix/input_fingerprint.h"
 #include "matrix/journal.h"
+#include "matrix/journal_compaction.h"
+#include "matrix/output_lock.h"
 #include "matrix/task_cache.h"
 #include "pipeline/triple.h"
 
@@ -110,24 +113,41 @@ std::string run_id() {
   return fmt::format("{}-{}-{}", text, host, ::getpid());
 }
 
-// The best record of each triple: the first ok one, else the last failure.
-std::map<std::string, nlohmann::json> best_records(const JournalContents& journal, int* duplicates) {
-  std::map<std::string, nlohmann::json> best;
-  int dup = 0;
-  for (const auto& record : journal.records) {
-    const std::string key = record_key(record);
-    auto it = best.find(key);
-    const bool ok = record.value("status", std::string()) == "ok";
-    if (it == best.end()) {
-      best.emplace(key, record);
-    } else if (it->second.value("status", std::string()) == "ok") {
-      if (ok) ++dup;
-    } else {
-      it->second = record;
-    }
+nlohmann::json journal_header(const JobSpec& spec, const std::string& run) {
+  return {{"taskrel_journal", 1}, {"spec_hash", spec.result_hash()}, {"result_options", spec.result_options()},
+          {"job", spec.job_file}, {"run", run},                      {"created", utc_now()}};
+}
+
+// The current fingerprint of a finished triple's inputs against its record:
+// "" when they agree or the record predates fingerprints (counted in `unverified`).
+std::string inputs_change(const JobSpec& spec, const Triple& t, const nlohmann::json& record, FingerprintMemo& current,
+                          int* unverified) {
+  if (!record.contains("inputs")) {
+    ++*unverified;
+    return "";
   }
-  if (duplicates != nullptr) *duplicates = dup;
-  return best;
+  const std::string& reference = spec.references[t.reference];
+  const std::string& target = spec.targets[t.target];
+  return fingerprint_change(record["inputs"], current.of_triple(spec.file_of(t.encoder, reference),
+                                                                spec.file_of(t.encoder, target),
+                                                                spec.encoders[t.encoder], reference, target));
+}
+
+void log_hashing(const FingerprintMemo& memo, const char* what) {
+  if (memo.bytes_hashed() > 0)
+    spdlog::info("{}: {:.1f} MB of inputs hashed in {:.3f} s ({:.2f} s/GB)", what, memo.bytes_hashed() / 1e6,
+                 memo.seconds_hashing(), memo.seconds_hashing() / (memo.bytes_hashed() / 1e9));
+}
+
+// Rank 0, holding journal.lock exclusively.
+void compact(const JobSpec& spec, const std::string& run) {
+  const auto summary = compact_journals(spec.output, spec.result_hash(), spec.result_options(), journal_header(spec, run));
+  if (summary && summary->duplicates > 0)
+    spdlog::warn("{}: {} triples were recorded more than once (the latest record is kept)", spec.output,
+                 summary->duplicates);
+  if (summary)
+    spdlog::info("compacted {} journal file(s) into {}: {} triples, {} superseded, duplicate or cut-off record(s) "
+                 "dropped", summary->files, summary->file, summary->records, summary->dropped);
 }
 
 }  // namespace
@@ -137,9 +157,32 @@ std::pair<int, int> collect_results(const JobSpec& spec) {
   int duplicates = 0;
   const auto best = best_records(journal, &duplicates);
   if (duplicates > 0)
-    spdlog::warn("{}: {} triples were recorded more than once (the first record is kept)", spec.output, duplicates);
+    spdlog::warn("{}: {} triples were recorded more than once (the latest record is kept)", spec.output, duplicates);
   std::vector<nlohmann::json> records;
   int ok = 0, failed = 0;
+  // A matrix mixing results of old and new inputs is refused, naming them.
+  TaskCache cache(spec.cache_gib);
+  FingerprintMemo current(cache);
+  std::vector<std::string> stale;
+  int unverified = 0;
+  for (const auto& t : spec.triples) {
+    const auto it = best.find(spec.key(t));
+    if (it == best.end() || it->second.value("status", std::string()) != "ok") continue;
+    const std::string change = inputs_change(spec, t, it->second, current, &unverified);
+    if (!change.empty()) stale.push_back(fmt::format("{} ({})", spec.key(t), change));
+  }
+  log_hashing(current, "collect: input fingerprints");
+  if (unverified > 0)
+    spdlog::warn("{}: {} finished triple(s) have no input fingerprints (journalled before taskrel recorded them): "
+                 "not checked", spec.output, unverified);
+  if (!stale.empty()) {
+    std::string listed;
+    for (std::size_t i = 0; i < stale.size() && i < 20; ++i) listed += "\n  " + stale[i];
+    if (stale.size() > 20) listed += fmt::format("\n  ... and {} more", stale.size() - 20);
+    throw InputError(fmt::format("{}: {} finished triple(s) were computed from inputs that have changed since; rerun "
+                                 "`taskrel matrix` (without --collect) to recompute them:{}",
+                                 spec.output, stale.size(), listed));
+  }
   for (const auto& t : spec.triples) {
     const auto it = best.find(spec.key(t));
     if (it == best.end()) continue;
@@ -178,16 +221,24 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
   // Rank 0 prepares the output directory and reads the journals; every rank
   // gets the queue (or the error) from it, so all fail or none.
   std::string plan_text;
+  std::unique_ptr<OutputLocks> locks;  // rank 0, for the whole run
   if (world.rank() == 0) {
     nlohmann::json plan;
     try {
       std::error_code ec;
+      const std::string run = run_id();
+      fs::create_directories(spec.output, ec);
+      // Before anything is removed (--restart) or read: no other run may be
+      // journalling these encoders here.
+      if (!options.collect_only && fs::is_directory(spec.output))
+        locks = std::make_unique<OutputLocks>(spec.output, spec.encoders, run, options.restart);
       if (options.restart) {
         fs::remove_all(journal_directory(spec.output), ec);
         fs::remove(fs::path(spec.output) / "relatedness.csv", ec);
         fs::remove(fs::path(spec.output) / "relatedness.h5", ec);
         fs::remove(fs::path(spec.output) / "best_reference.csv", ec);
         fs::remove(fs::path(spec.output) / "best_reference.h5", ec);
+        if (locks) locks->restart_done();
       }
       fs::create_directories(spec.output, ec);
       if (ec || !fs::is_directory(spec.output))
@@ -195,14 +246,30 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
       const JournalContents journal = read_journals(spec.output, spec.result_hash(), spec.result_options());
       const auto best = best_records(journal, nullptr);
       std::vector<int> remaining;
+      TaskCache check_cache(spec.cache_gib);
+      FingerprintMemo current(check_cache);
+      int unverified = 0;
       for (std::size_t i = 0; i < spec.triples.size(); ++i) {
         const auto it = best.find(spec.key(spec.triples[i]));
-        if (it == best.end() || it->second.value("status", std::string()) != "ok") remaining.push_back(static_cast<int>(i));
+        bool redo = it == best.end() || it->second.value("status", std::string()) != "ok";
+        if (!redo && !options.collect_only) {
+          const std::string change = inputs_change(spec, spec.triples[i], it->second, current, &unverified);
+          if (!change.empty()) {
+            spdlog::info("{}: recomputing: its inputs changed since it was computed ({})", spec.key(spec.triples[i]),
+                         change);
+            redo = true;
+          }
+        }
+        if (redo) remaining.push_back(static_cast<int>(i));
       }
+      log_hashing(current, "resume: input fingerprints");
+      if (unverified > 0)
+        spdlog::warn("{}: {} finished triple(s) have no input fingerprints (journalled before taskrel recorded them): "
+                     "not checked", spec.output, unverified);
       // Largest first (stable: ties keep axis order, which keeps an encoder's triples together).
       std::stable_sort(remaining.begin(), remaining.end(),
                        [&](int a, int b) { return spec.triples[a].cost > spec.triples[b].cost; });
-      plan = {{"remaining", remaining}, {"run", run_id()}, {"partial_lines", journal.partial_lines}};
+      plan = {{"remaining", remaining}, {"run", run}, {"partial_lines", journal.partial_lines}};
     } catch (const InputError& error) {
       plan = {{"error", error.what()}};
     }
@@ -214,7 +281,12 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
 
   if (options.collect_only) {
     int code = kExitSuccess;
-    if (world.rank() == 0) code = collect_results(spec).second > 0 ? static_cast<int>(kExitTriplesFailed) : static_cast<int>(kExitSuccess);
+    if (world.rank() == 0) {
+      // Compaction rewrites the journals: only when no run is writing them.
+      if (const auto lock = lock_for_compaction(spec.output)) compact(spec, plan["run"].get<std::string>());
+      else spdlog::warn("{}: a run is writing journals here; collected what is finished, journals not compacted", spec.output);
+      code = collect_results(spec).second > 0 ? static_cast<int>(kExitTriplesFailed) : static_cast<int>(kExitSuccess);
+    }
     world.broadcast(&code, sizeof(code), 0);
     return code;
   }
@@ -245,12 +317,12 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
   pipeline::TaskLoader loader = [&cache](const std::string& store, const std::string& encoder,
                                          const std::string& dataset) { return cache.get(store, encoder, dataset); };
   const std::string run = plan["run"].get<std::string>();
+  FingerprintMemo fingerprints(cache);  // leaders: what each finished triple read
   std::unique_ptr<JournalWriter> journal;
   if (leader) {
-    const nlohmann::json header = {{"taskrel_journal", 1},      {"spec_hash", spec.result_hash()},
-                                   {"result_options", spec.result_options()}, {"job", spec.job_file},
-                                   {"run", run},                {"world_rank", world.rank()},
-                                   {"group_size", group->size()}, {"created", utc_now()}};
+    nlohmann::json header = journal_header(spec, run);
+    header["world_rank"] = world.rank();
+    header["group_size"] = group->size();
     journal = std::make_unique<JournalWriter>(
         (fs::path(journal_directory(spec.output)) / fmt::format("{}-r{}.jsonl", run, world.rank())).string(), header);
   }
@@ -271,6 +343,9 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
     try {
       record["result"] = pipeline::relate_triple(*group, request, spec.options, loader, nullptr, &heads);
       record["status"] = "ok";
+      if (leader)
+        record["inputs"] = fingerprints.of_triple(request.reference_store, request.target_store, request.encoder,
+                                                  request.reference, request.target);
     } catch (const InputError& error) {
       // Bad data in this triple: every rank of the group read the same data
       // and threw the same error, so the group stays in step.
@@ -300,6 +375,8 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
     }
   }
   spdlog::debug("task cache: {} hits, {} loads", cache.hits(), cache.misses());
+  if (leader) log_hashing(fingerprints, fmt::format("rank {}: input fingerprints", world.rank()).c_str());
+  journal.reset();  // this group appends nothing more (a compaction may replace the file)
 
   world.barrier();
   if (progress) progress->stop();
@@ -310,6 +387,8 @@ int run_matrix(MpiCommunicator& world, const JobSpec& spec, const MatrixRunOptio
   int code = kExitSuccess;
   if (world.rank() == 0) {
     if (options.collect) {
+      if (locks->make_exclusive_for_compaction()) compact(spec, run);
+      else spdlog::info("{}: another run is writing journals here; journals not compacted", spec.output);
       const auto [ok, failed] = collect_results(spec);
       if (failed > 0 || stopped > 0) code = kExitTriplesFailed;
       if (ok + failed < static_cast<int>(spec.triples.size()) && stopped == 0) code = kExitTriplesFailed;

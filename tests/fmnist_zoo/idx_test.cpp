@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <functional>
 #include <iterator>
-#include <unistd.h>
 #include <fstream>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -99,6 +101,25 @@ TEST_F(IdxTest, ReadsGzipLikePlain) {
   EXPECT_EQ(zipped.dims, (std::vector<std::int64_t>{2, 3, 3}));
   EXPECT_EQ(plain.dims, zipped.dims);
   EXPECT_EQ(plain.values, zipped.values);
+}
+
+// A named pipe can be opened and read once: the reader must not open it to
+// probe and then again to read (the writer's data would be lost, or the
+// second open would wait for a writer that has gone).
+TEST_F(IdxTest, ReadsGzipFromANamedPipe) {
+  const Bytes content = images_file(4, 3, 3);
+  const std::string source = write_gzip("b.gz", content);
+  const std::string fifo = (dir_ / "pipe").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    std::ifstream in(source, std::ios::binary);
+    std::ofstream out(fifo, std::ios::binary);  // blocks until the reader opens the pipe
+    out << in.rdbuf();
+  });
+  const auto piped = taskrel::io::read_idx(fifo);
+  writer.join();
+  EXPECT_EQ(piped.dims, (std::vector<std::int64_t>{4, 3, 3}));
+  EXPECT_EQ(piped.values, taskrel::io::read_idx(source).values);
 }
 
 TEST_F(IdxTest, ReadsTheRealFashionMnistLabelsWhenInstalled) {

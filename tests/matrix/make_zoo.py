@@ -1,13 +1,13 @@
 """A tiny synthetic encoder zoo for the `taskrel matrix` tests and benchmark.
 
 usage: make_zoo.py STORE [--encoders E] [--datasets D] [--n N] [--d DIM] [--k K] [--seed S]
-                         [--nan ENCODER/DATASET] [--split-files DIR]
+                         [--nan ENCODER/DATASET] [--nan-row R] [--split-files DIR]
 
 Every encoder e_i embeds D datasets t_j: K Gaussian classes whose centres
 drift from dataset to dataset (so relatedness differs between pairs) and
 whose separation depends on the encoder. train has N rows, test N/2. With
 --nan, one value of ENCODER/DATASET's test split is NaN (structure valid,
-values bad: the triple must fail at read time). With --split-files DIR, each
+values bad: the triple must fail at read time), in row --nan-row (default 1). With --split-files DIR, each
 encoder goes to its own file DIR/<encoder>.h5 instead (a directory store).
 """
 import argparse
@@ -27,6 +27,7 @@ def main():
     p.add_argument("--k", type=int, default=3)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--nan", default="")
+    p.add_argument("--nan-row", type=int, default=1)
     p.add_argument("--split-files", default="")
     a = p.parse_args()
     rng = np.random.default_rng(a.seed)
@@ -49,7 +50,7 @@ def main():
                 rng.shuffle(y)
                 z = (centres[y] + rng.standard_normal((n, a.d))).astype(np.float32)
                 if a.nan == f"{encoder}/{dataset}" and split == "test":
-                    z[1, 0] = np.nan
+                    z[a.nan_row, 0] = np.nan
                 s = g.create_group(split)
                 s.create_dataset("embeddings", data=z, chunks=(min(n, 64), a.d))
                 s.create_dataset("labels", data=y.astype(np.int64))
