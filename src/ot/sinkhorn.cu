@@ -303,7 +303,7 @@ SinkhornResult solve_on_device(Communicator& comm, PointCloudView x_local, const
   if (auto* nccl = dynamic_cast<NcclCommunicator*>(&comm)) TASKREL_CUDA_CHECK(cudaSetDevice(nccl->device()));
   else select_device_for_local_rank();
   DeviceContext& context = device_context();
-  GpuCostBlock<S> cost(x_local, y, options.cost, options.gpu, context.blas, context.stream);
+  GpuCostBlock<S> cost(x_local, y, options.cost, options.gpu, options.memory_budget_bytes, context.blas, context.stream);
   const long long global_rows = comm.all_reduce_sum(static_cast<long long>(x_local.rows));
   TASKREL_ASSERT(global_rows > 0 && y.rows > 0, "empty OT problem ({} x {})", global_rows, y.rows);
 

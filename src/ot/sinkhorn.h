@@ -41,6 +41,7 @@
 
 #include "comm/communicator.h"
 #include "ot/ground_cost.h"
+#include "ot/memory_budget.h"
 #include "ot/point_cloud.h"
 
 namespace taskrel::ot {
@@ -73,9 +74,8 @@ struct GpuOptions {
   // few hundred MB of scratch when online). Bands that fit the L2 cache let
   // the column kernel re-read the rows the row kernel just read from L2.
   std::int64_t band_rows = 0;
-  // Device memory for a stored cost block; -1: 3/4 of the GPU's free memory.
-  // A block that does not fit is recomputed band by band (online).
-  std::int64_t memory_budget_bytes = -1;
+  // The budget for a stored cost block is SinkhornOptions::memory_budget_bytes,
+  // the same field as on the CPU.
 };
 
 struct SinkhornOptions {
@@ -94,7 +94,10 @@ struct SinkhornOptions {
   double rho_target = std::numeric_limits<double>::infinity();  // KL penalty on b
   GroundCost cost = GroundCost::kEuclidean;
   Precision precision = Precision::kFloat32;
-  std::int64_t memory_budget_bytes = std::int64_t{4} << 30;  // per rank, for the stored block
+  // Bytes per rank for the stored cost block, honoured by both backends (a
+  // block over it is recomputed tile by tile: online). kBackendDefaultBudget:
+  // 4 GiB on the CPU, 3/4 of the GPU's free memory on CUDA (memory_budget.h).
+  std::int64_t memory_budget_bytes = kBackendDefaultBudget;
   Device device = Device::kCpu;
   GpuOptions gpu;                            // used when device is kCuda
 };

@@ -85,7 +85,7 @@ void report(Communicator& comm, const Transformation& theta, const TaskData& ref
   solver.tolerance = options.eval_tolerance;
   solver.max_iterations = options.max_sinkhorn_iterations;
   solver.cost = options.cost;
-  solver.memory_budget_bytes = static_cast<std::int64_t>(options.memory_budget_gib * (1ull << 30));
+  solver.memory_budget_bytes = options.memory_budget_bytes;
   solver.device = options.device;
   const auto ot_started = Clock::now();
   const ot::LabelAwareResult transport = ot::solve_label_aware(comm, problem, solver);
