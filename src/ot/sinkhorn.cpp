@@ -340,6 +340,31 @@ bool cuda_device_available() {
 
 Device default_device() { return cuda_device_available() ? Device::kCuda : Device::kCpu; }
 
+CostPrecision default_cost_precision(Device device) {
+  return device == Device::kCuda ? CostPrecision::kFloat16 : CostPrecision::kFloat32;
+}
+
+std::string cost_precision_problem(Device device, CostPrecision precision) {
+  if (device == Device::kCpu && (precision == CostPrecision::kFloat16 || precision == CostPrecision::kBFloat16))
+    return fmt::format("{} is a GPU storage: the CPU backend stores the cost in float64 or float32 (device cpu)",
+                       enum_name(precision));
+  if (device == Device::kCuda && precision == CostPrecision::kFloat64)
+    return "float64 is CPU-only: the CUDA backend stores the cost in float32, float16 or bfloat16 (device cuda)";
+  return "";
+}
+
+void set_cost_precision(SinkhornOptions& options, CostPrecision precision) {
+  switch (precision) {
+    case CostPrecision::kFloat64: options.precision = Precision::kFloat64; break;
+    case CostPrecision::kFloat32:
+      options.precision = Precision::kFloat32;
+      options.gpu.storage = GpuStorage::kFloat32;
+      break;
+    case CostPrecision::kFloat16: options.gpu.storage = GpuStorage::kFloat16; break;
+    case CostPrecision::kBFloat16: options.gpu.storage = GpuStorage::kBFloat16; break;
+  }
+}
+
 SinkhornResult solve_sinkhorn(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
                               PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,
                               const Potentials* warm_start) {

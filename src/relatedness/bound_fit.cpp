@@ -95,6 +95,7 @@ class BoundFit {
     solver_.cost = options.cost;
     solver_.memory_budget_bytes = options.memory_budget_bytes;
     solver_.device = options.device;
+    ot::set_cost_precision(solver_, options.precision);
   }
 
   void run() {

@@ -57,6 +57,9 @@ struct RelateOptions {
   // part of the fit (A, b, Abar, B, D and their Adam steps) stays on the CPU:
   // d x d parameters are small next to the n_R x n_T transport problems.
   ot::Device device = ot::Device::kCpu;
+  // Storage of every cost block of those solves (one the device supports;
+  // pipeline validation resolves "auto" to ot::default_cost_precision).
+  ot::CostPrecision precision = ot::CostPrecision::kFloat32;
 };
 
 }  // namespace taskrel::relatedness

@@ -87,6 +87,7 @@ void report(Communicator& comm, const Transformation& theta, const TaskData& ref
   solver.cost = options.cost;
   solver.memory_budget_bytes = options.memory_budget_bytes;
   solver.device = options.device;
+  ot::set_cost_precision(solver, options.precision);
   const auto ot_started = Clock::now();
   const ot::LabelAwareResult transport = ot::solve_label_aware(comm, problem, solver);
   result.seconds_ot += std::chrono::duration<double>(Clock::now() - ot_started).count();
