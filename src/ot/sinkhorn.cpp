@@ -12,6 +12,7 @@
 #include "ot/cost_block.h"
 #include "ot/fast_exp.h"
 #include "ot/plan_summary.h"
+#include "ot/sinkhorn_formulas.h"
 #include "ot/sinkhorn_schedule.h"
 
 namespace taskrel::ot {
@@ -19,18 +20,6 @@ namespace taskrel::ot {
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
-
-// Damping exponent of a KL-relaxed marginal: rho / (rho + eps), 1 if balanced.
-double relaxation(double rho, double epsilon) {
-  return std::isinf(rho) ? 1.0 : rho / (rho + epsilon);
-}
-
-// Smallest stabilised column sum trusted without an exact recomputation: below
-// it the summands were near T's underflow and lost relative precision.
-template <typename T>
-constexpr double smallest_trusted_sum() {
-  return std::is_same_v<T, float> ? 1e-25 : 1e-250;
-}
 
 template <typename T>
 class ShardedSinkhorn {
@@ -97,7 +86,7 @@ class ShardedSinkhorn {
           double offset = -f_[i];
           double sum = fused_row_pass(c, f_[i], inv_eps, current.data(), has_pending ? pending.data() : nullptr,
                                       pending_weight, column_sum.data());
-          if (!(sum >= 1e-30 && sum <= 1e30)) {
+          if (!(sum >= kSmallestTrustedRowSum && sum <= kLargestTrustedRowSum)) {
             // Exact max-shifted log-sum-exp for this row.
             double shift = -std::numeric_limits<double>::infinity();
             for (std::int64_t j = 0; j < m_; ++j) shift = std::max(shift, g_[j] - static_cast<double>(c[j]));
@@ -134,7 +123,7 @@ class ShardedSinkhorn {
     std::vector<std::int64_t> untrusted;
     for (std::int64_t j = 0; j < m_; ++j) {
       const double sum = reduced[j];
-      if (!(sum >= smallest_trusted_sum<T>()) || !std::isfinite(sum)) {
+      if (!(sum >= smallest_trusted_column_sum<T>()) || !std::isfinite(sum)) {
         untrusted.push_back(j);
         continue;
       }
