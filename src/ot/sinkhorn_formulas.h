@@ -20,9 +20,10 @@ inline constexpr double kLargestTrustedRowSum = 1e30;
 
 // Smallest stabilised column sum trusted without an exact recomputation when
 // its summands were formed in precision T: below it they were near T's
-// underflow and lost relative precision. The CPU uses its stored type
-// (its exponentials are float64 only for a float64 cost block), the CUDA
-// backend float (its exponents and exponentials are float32).
+// underflow and lost relative precision. The CPU keys it by its stored type
+// T although its exponentials are float64 whatever T (so a float32 cost
+// keeps float's threshold, as it always had: changing that would change CPU
+// results); the CUDA backend uses float's (its exponentials are float32).
 template <typename T>
 constexpr double smallest_trusted_column_sum() {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
