@@ -81,7 +81,7 @@ Run run(Communicator& comm, const std::vector<float>& x, const std::vector<float
   options.gpu.storage = storage;
   options.gpu.gemm = gemm;
   options.gpu.band_rows = band_rows;
-  options.gpu.memory_budget_bytes = budget;
+  options.memory_budget_bytes = budget;
   std::vector<double> a(n, 1.0 / n), b(m, 1.0 / m);
   Run out;
   out.result = solve_sinkhorn(comm, PointCloudView{x.data(), n, dim}, a, PointCloudView{y.data(), m, dim}, b, options);

@@ -2,7 +2,8 @@
 # The GPU machine's check of the CUDA backend, in one call of the device tool:
 # configure with -DTASKREL_CUDA=ON (LEMON, CLI11, nlohmann-json and toml++ come
 # from .device-deps/, carried from the everyday machine; LibTorch from python's
-# torch), build the GPU tests and benchmark, run the tests on 1 and 2 ranks,
+# torch), build the GPU tests and benchmark, check that LibTorch's bundled fmt
+# does not shadow the system fmt and build taskrel-torch, run the tests on 1 and 2 ranks,
 # a compute-sanitizer pass over a few tests, the CUDA Sinkhorn benchmark and the
 # PyTorch peer. Logs go to $OUT (the device tool brings them back); the summary
 # is printed last.
@@ -12,6 +13,7 @@
 #   scripts/gpu_check.sh            # everything
 #   SKIP_TORCH=1 scripts/gpu_check.sh   # a rerun: the PyTorch numbers do not change
 #   SKIP_CLI=1                          # skip taskrel ot --device cuda/cpu
+#   SKIP_RELATE=1                       # skip taskrel relate --device cuda/cpu
 # Without a GPU (the everyday machine) it builds, the tests skip themselves and
 # the benchmarks say there is nothing to measure.
 set -u -o pipefail
@@ -49,6 +51,19 @@ else
     BUILD_OK=1
   else
     note "BUILD FAILED"; grep -E "error|Error" "$OUT/build.log" | head -30; BUILD_OK=0
+  fi
+  # The fmt blocker: LibTorch's bundled fmt must not shadow the system fmt
+  # (CMakeLists.txt "fmt"); every compile command is checked, then the
+  # LibTorch + spdlog executable is built.
+  note "fmt include order (compile_commands.json)"
+  FMT_DIR=$(sed -n 's/^TASKREL_FMT_INCLUDE_DIR:PATH=//p' "$BUILD/CMakeCache.txt")
+  python3 tests/gpu/check_fmt_include_order.py "$BUILD/compile_commands.json" "$FMT_DIR" "$BUILD/system-fmt" 2>&1 \
+    | tail -8 | tee -a "$SUMMARY"
+  note "build taskrel taskrel-torch (-j$JOBS)"
+  if timeout 300 cmake --build "$BUILD" --target taskrel taskrel-torch -j"$JOBS" >>"$OUT/build.log" 2>&1; then
+    TORCH_OK=1
+  else
+    note "taskrel-torch BUILD FAILED"; grep -E "error" "$OUT/build.log" | head -20 | tee -a "$SUMMARY"; TORCH_OK=0
   fi
 fi
 
@@ -115,5 +130,47 @@ print('$device', {k: d.get(k) for k in ('device', 'gpu_storage', 'cost', 'iterat
   else
     note "taskrel did not build (see build.log)"; grep -E "error" "$OUT/build.log" | tail -5
   fi
+fi
+if [ "${SKIP_RELATE:-0}" != 1 ] && [ "${TORCH_OK:-0}" = 1 ]; then
+  # relate on one small triple: cpu (float32, the reference) against cuda with
+  # a float32 and a float16 cost; --memory-budget is honoured on both devices
+  # (0: online). The fit itself still runs on the CPU (device.fit = cpu).
+  note "taskrel relate --device cuda vs cpu (n = 2,000 per task, d = 32, K = 5)"
+  RDIR=/tmp/taskrel-relate; mkdir -p "$RDIR"
+  python3 -c "
+import numpy as np
+r = np.random.default_rng(11)
+for t, shift in (('ref', 0.0), ('tgt', 0.6)):
+    centres = r.normal(size=(5, 32)) * 3 + shift
+    for split, n in (('train', 2000), ('test', 1000)):
+        y = np.arange(n) % 5; r.shuffle(y)
+        np.save(f'$RDIR/{t}_{split}_z.npy', (centres[y] + r.normal(size=(n, 32))).astype(np.float32))
+        np.save(f'$RDIR/{t}_{split}_y.npy', y.astype(np.int64))" 2>&1 | tee -a "$SUMMARY"
+  rm -f "$RDIR/store.h5"
+  for t in ref tgt; do for split in train test; do
+    "$BUILD/src/cli/taskrel" import --out "$RDIR/store.h5" --encoder enc --dataset $t --split $split \
+      --embeddings "$RDIR/${t}_${split}_z.npy" --labels "$RDIR/${t}_${split}_y.npy" --num-classes 5 >>"$OUT/relate.log" 2>&1
+  done; done
+  for run in "cpu float32" "cuda float32" "cuda float16" "cuda bfloat16"; do
+    set -- $run
+    timeout 120 "$BUILD/src/cli/taskrel" relate --store "$RDIR/store.h5" --encoder enc --reference ref --target tgt \
+      --device $1 --precision $2 --seed 3 --log-every 0 --json "$RDIR/relate_$1_$2.json" >>"$OUT/relate.log" 2>&1
+    echo "relate $1 $2 exit $?" | tee -a "$SUMMARY"
+  done
+  python3 - "$RDIR" <<'PY' 2>&1 | tee -a "$SUMMARY"
+import json, os, sys
+d = sys.argv[1]
+ref = json.load(open(os.path.join(d, "relate_cpu_float32.json")))
+keys = ["relatedness", "reweighted_loss", "label_mismatch", "distribution_mismatch", "tau", "target_loss"]
+print("run              " + " ".join(f"{k:>22}" for k in keys) + "  device  seconds")
+for run in ("cpu_float32", "cuda_float32", "cuda_float16", "cuda_bfloat16"):
+    p = os.path.join(d, f"relate_{run}.json")
+    if not os.path.exists(p):
+        print(run, "no result"); continue
+    r = json.load(open(p))
+    print(f"{run:16} " + " ".join(f"{r[k]:22.10g}" for k in keys), r.get("device"), r.get("seconds"))
+    if run != "cpu_float32":
+        print(" " * 16 + " relative to cpu: " + " ".join(f"{abs(r[k] - ref[k]) / max(abs(ref[k]), 1e-12):.2e}" for k in keys))
+PY
 fi
 note "done"

@@ -24,6 +24,7 @@ struct MatrixCliOptions {
   std::string store;
   std::vector<std::string> encoders;
   std::optional<ot::Device> device;
+  std::optional<ot::CostPrecision> precision;
 
   void add_to(CLI::App& c) {
     c.add_option("job", job, "Job spec (TOML; see jobs/fmnist.toml)")->required();
@@ -41,6 +42,9 @@ struct MatrixCliOptions {
     add_enum_flag(c, "--device", device,
                   "Where the OT solves run (overrides the job's `device`; default: cuda when built with it and a GPU "
                   "is visible)");
+    add_enum_flag(c, "--precision", precision,
+                  "Storage of the OT cost blocks (overrides the job's [relate] `precision`; default: float32 on the "
+                  "CPU, float16 on cuda)");
     c.footer(
         "Exit codes: 0 all triples done; 1 runtime failure; 2 bad job spec or input (nothing computed); "
         "3 stopped by SIGTERM/SIGUSR1 (journal consistent: rerun or requeue to resume); "
@@ -54,6 +58,7 @@ int run(const MatrixCliOptions& o, Communicator& world) {
   overrides.store = o.store;
   overrides.encoders = o.encoders;
   overrides.device = o.device;
+  overrides.precision = o.precision;
   const matrix::JobSpec spec = matrix::parse_job_spec(o.job, overrides);
   if (o.list_encoders) {
     if (world.rank() == 0)

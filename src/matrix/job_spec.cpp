@@ -258,9 +258,10 @@ JobSpec parse_job_spec(const std::string& path, const JobOverrides& overrides) {
   pipeline::visit_triple_options(o, [&](const auto& entry) {
     (entry.section == options::Section::kTop ? top : rel).option(entry);
   });
-  // Not part of the result options: CPU and GPU agree to tolerance, so a run
-  // may resume on the other device.
+  // Both are result options: a journal written on one device or precision
+  // is refused on another (--restart starts over).
   if (overrides.device) o.device = overrides.device;
+  if (overrides.precision) o.precision = overrides.precision;
   top.report_unknown();
   rel.report_unknown();
   pipeline::validate_triple_options(o, [&](const char* key, options::Section section, const std::string& problem) {

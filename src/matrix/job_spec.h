@@ -84,6 +84,7 @@ struct JobOverrides {
   std::string store;                   // replaces `store`
   std::vector<std::string> encoders;   // restrict to these encoders (array jobs)
   std::optional<ot::Device> device;    // replaces `device`
+  std::optional<ot::CostPrecision> precision;  // replaces [relate] `precision`
 };
 
 // Reads and validates the spec; InputError listing every problem.

@@ -1,4 +1,5 @@
 #include "ot/cost_block.h"
+#include "ot/memory_budget.h"
 
 #include <algorithm>
 #include <cmath>
@@ -39,7 +40,7 @@ CostBlock<T>::CostBlock(PointCloudView x_local, PointCloudView y, GroundCost cos
   y_norms_ = y_centred_.rowwise().squaredNorm();
 
   const double block_bytes = static_cast<double>(rows_) * static_cast<double>(cols_) * sizeof(T);
-  stored_ = block_bytes <= static_cast<double>(memory_budget_bytes);
+  stored_ = stores_cost_block(block_bytes, memory_budget_bytes, /*on_gpu=*/false, 0.0);
   if (stored_) {
     tile_rows_ = 16;
     matrix_.resize(static_cast<std::size_t>(rows_ * cols_));

@@ -12,6 +12,7 @@
 #include "ot/cost_block.h"
 #include "ot/fast_exp.h"
 #include "ot/plan_summary.h"
+#include "ot/sinkhorn_formulas.h"
 #include "ot/sinkhorn_schedule.h"
 
 namespace taskrel::ot {
@@ -19,18 +20,6 @@ namespace taskrel::ot {
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
-
-// Damping exponent of a KL-relaxed marginal: rho / (rho + eps), 1 if balanced.
-double relaxation(double rho, double epsilon) {
-  return std::isinf(rho) ? 1.0 : rho / (rho + epsilon);
-}
-
-// Smallest stabilised column sum trusted without an exact recomputation: below
-// it the summands were near T's underflow and lost relative precision.
-template <typename T>
-constexpr double smallest_trusted_sum() {
-  return std::is_same_v<T, float> ? 1e-25 : 1e-250;
-}
 
 template <typename T>
 class ShardedSinkhorn {
@@ -97,7 +86,7 @@ class ShardedSinkhorn {
           double offset = -f_[i];
           double sum = fused_row_pass(c, f_[i], inv_eps, current.data(), has_pending ? pending.data() : nullptr,
                                       pending_weight, column_sum.data());
-          if (!(sum >= 1e-30 && sum <= 1e30)) {
+          if (!(sum >= kSmallestTrustedRowSum && sum <= kLargestTrustedRowSum)) {
             // Exact max-shifted log-sum-exp for this row.
             double shift = -std::numeric_limits<double>::infinity();
             for (std::int64_t j = 0; j < m_; ++j) shift = std::max(shift, g_[j] - static_cast<double>(c[j]));
@@ -134,7 +123,7 @@ class ShardedSinkhorn {
     std::vector<std::int64_t> untrusted;
     for (std::int64_t j = 0; j < m_; ++j) {
       const double sum = reduced[j];
-      if (!(sum >= smallest_trusted_sum<T>()) || !std::isfinite(sum)) {
+      if (!(sum >= smallest_trusted_column_sum<T>()) || !std::isfinite(sum)) {
         untrusted.push_back(j);
         continue;
       }
@@ -339,6 +328,31 @@ bool cuda_device_available() {
 }
 
 Device default_device() { return cuda_device_available() ? Device::kCuda : Device::kCpu; }
+
+CostPrecision default_cost_precision(Device device) {
+  return device == Device::kCuda ? CostPrecision::kFloat16 : CostPrecision::kFloat32;
+}
+
+std::string cost_precision_problem(Device device, CostPrecision precision) {
+  if (device == Device::kCpu && (precision == CostPrecision::kFloat16 || precision == CostPrecision::kBFloat16))
+    return fmt::format("{} is a GPU storage: the CPU backend stores the cost in float64 or float32 (device cpu)",
+                       enum_name(precision));
+  if (device == Device::kCuda && precision == CostPrecision::kFloat64)
+    return "float64 is CPU-only: the CUDA backend stores the cost in float32, float16 or bfloat16 (device cuda)";
+  return "";
+}
+
+void set_cost_precision(SinkhornOptions& options, CostPrecision precision) {
+  switch (precision) {
+    case CostPrecision::kFloat64: options.precision = Precision::kFloat64; break;
+    case CostPrecision::kFloat32:
+      options.precision = Precision::kFloat32;
+      options.gpu.storage = GpuStorage::kFloat32;
+      break;
+    case CostPrecision::kFloat16: options.gpu.storage = GpuStorage::kFloat16; break;
+    case CostPrecision::kBFloat16: options.gpu.storage = GpuStorage::kBFloat16; break;
+  }
+}
 
 SinkhornResult solve_sinkhorn(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
                               PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,

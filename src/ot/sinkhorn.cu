@@ -26,6 +26,7 @@
 // does not bias the potentials. Sums are float32 per 8 entries, then float64.
 #include "ot/sinkhorn.h"
 #include "ot/plan_summary.h"
+#include "ot/sinkhorn_formulas.h"
 #include "ot/sinkhorn_schedule.h"
 
 #include <algorithm>
@@ -126,7 +127,7 @@ class GpuSinkhorn {
     }
     all_reduce_device(comm_, sums_.get(), m_ + 1, ReduceOp::kSum, stream_);
     TASKREL_CUDA_CHECK(cudaMemsetAsync(untrusted_.get(), 0, sizeof(int), stream_));
-    const double smallest_trusted = 1e-25;
+    constexpr double smallest_trusted = smallest_trusted_column_sum<float>();  // float32 exponentials
     update_columns<<<blocks_for(m_, 256), 256, 0, stream_>>>(sums_.get(), gk_.get(), log_b_.get(), g_.get(), m_,
                                                             epsilon, tau_b, smallest_trusted, untrusted_.get());
     check_launch();
@@ -303,7 +304,7 @@ SinkhornResult solve_on_device(Communicator& comm, PointCloudView x_local, const
   if (auto* nccl = dynamic_cast<NcclCommunicator*>(&comm)) TASKREL_CUDA_CHECK(cudaSetDevice(nccl->device()));
   else select_device_for_local_rank();
   DeviceContext& context = device_context();
-  GpuCostBlock<S> cost(x_local, y, options.cost, options.gpu, context.blas, context.stream);
+  GpuCostBlock<S> cost(x_local, y, options.cost, options.gpu, options.memory_budget_bytes, context.blas, context.stream);
   const long long global_rows = comm.all_reduce_sum(static_cast<long long>(x_local.rows));
   TASKREL_ASSERT(global_rows > 0 && y.rows > 0, "empty OT problem ({} x {})", global_rows, y.rows);
 

@@ -41,6 +41,7 @@
 
 #include "comm/communicator.h"
 #include "ot/ground_cost.h"
+#include "ot/memory_budget.h"
 #include "ot/point_cloud.h"
 
 namespace taskrel::ot {
@@ -66,6 +67,17 @@ enum class GpuStorage { kFloat32, kFloat16, kBFloat16 };
 // are taken of the rounded vectors so that ||x - x|| stays 0).
 enum class GemmPrecision { kFloat32, kTf32, kBFloat16 };
 
+// Storage precision of the cost block across both backends, as `relate` and
+// `matrix` choose it: the CPU stores float64 or float32 (Precision; its
+// exponentials are float64 either way), CUDA float32, float16 or bfloat16
+// (GpuStorage; exponentials in float32).
+enum class CostPrecision { kFloat64, kFloat32, kFloat16, kBFloat16 };
+// The precision used when none is asked for: float32 on the CPU, float16 on
+// CUDA (half the bytes of a bandwidth-bound iteration; bench/GPU_NOTES.md).
+CostPrecision default_cost_precision(Device device);
+// Empty when `device` can store the cost in `precision`, else why not.
+std::string cost_precision_problem(Device device, CostPrecision precision);
+
 struct GpuOptions {
   GpuStorage storage = GpuStorage::kFloat16;
   GemmPrecision gemm = GemmPrecision::kFloat32;
@@ -73,9 +85,8 @@ struct GpuOptions {
   // few hundred MB of scratch when online). Bands that fit the L2 cache let
   // the column kernel re-read the rows the row kernel just read from L2.
   std::int64_t band_rows = 0;
-  // Device memory for a stored cost block; -1: 3/4 of the GPU's free memory.
-  // A block that does not fit is recomputed band by band (online).
-  std::int64_t memory_budget_bytes = -1;
+  // The budget for a stored cost block is SinkhornOptions::memory_budget_bytes,
+  // the same field as on the CPU.
 };
 
 struct SinkhornOptions {
@@ -94,10 +105,18 @@ struct SinkhornOptions {
   double rho_target = std::numeric_limits<double>::infinity();  // KL penalty on b
   GroundCost cost = GroundCost::kEuclidean;
   Precision precision = Precision::kFloat32;
-  std::int64_t memory_budget_bytes = std::int64_t{4} << 30;  // per rank, for the stored block
+  // Bytes per rank for the stored cost block, honoured by both backends (a
+  // block over it is recomputed tile by tile: online). kBackendDefaultBudget:
+  // 4 GiB on the CPU, 3/4 of the GPU's free memory on CUDA (memory_budget.h).
+  std::int64_t memory_budget_bytes = kBackendDefaultBudget;
   Device device = Device::kCpu;
   GpuOptions gpu;                            // used when device is kCuda
 };
+
+// Sets options.precision (CPU) and options.gpu.storage (CUDA) to `precision`;
+// the one the device does not support is left at its default (callers check
+// cost_precision_problem first).
+void set_cost_precision(SinkhornOptions& options, CostPrecision precision);
 
 // Potentials of a previous solve, used to warm-start. f holds this rank's rows.
 struct Potentials {
@@ -151,6 +170,15 @@ struct EnumNames<ot::GpuStorage> {
   static constexpr EnumName<ot::GpuStorage> names[] = {{ot::GpuStorage::kFloat32, "float32"},
                                                        {ot::GpuStorage::kFloat16, "float16"},
                                                        {ot::GpuStorage::kBFloat16, "bfloat16"}};
+};
+
+template <>
+struct EnumNames<ot::CostPrecision> {
+  static constexpr const char* what = "cost precision";
+  static constexpr EnumName<ot::CostPrecision> names[] = {{ot::CostPrecision::kFloat64, "float64"},
+                                                          {ot::CostPrecision::kFloat32, "float32"},
+                                                          {ot::CostPrecision::kFloat16, "float16"},
+                                                          {ot::CostPrecision::kBFloat16, "bfloat16"}};
 };
 
 template <>

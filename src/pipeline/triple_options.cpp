@@ -13,7 +13,8 @@ namespace taskrel::pipeline {
 namespace {
 
 // Bumped when the meaning of a result option changes, so old journals are refused.
-constexpr int kResultOptionsVersion = 1;
+// 2: device and precision joined the result options.
+constexpr int kResultOptionsVersion = 2;
 
 template <typename T>
 nlohmann::json value_json(const T& value) {
@@ -37,10 +38,15 @@ void validate_triple_options(TripleOptions& o, const ProblemSink& report) {
   if (o.tau0_grid.relative.empty()) report("tau0_grid", options::Section::kRelate, "must list at least one value");
   o.relate.head.tau0 = o.tau0.value;
   o.relate.device = o.device.value_or(ot::default_device());
+  o.device = o.relate.device;
   if (o.relate.device == ot::Device::kCuda && !ot::cuda_device_available())
     report("device", options::Section::kTop, ot::cuda_backend_built() ? "device cuda: no GPU is visible to this process"
                                               : "device cuda: this taskrel was built without the CUDA backend "
                                                 "(configure with -DTASKREL_CUDA=ON)");
+  o.relate.precision = o.precision.value_or(ot::default_cost_precision(o.relate.device));
+  o.precision = o.relate.precision;
+  const std::string precision_problem = ot::cost_precision_problem(o.relate.device, o.relate.precision);
+  if (!precision_problem.empty()) report("precision", options::Section::kRelate, precision_problem);
   o.relate.head.seed = o.relate.seed;
 }
 

@@ -56,8 +56,12 @@ struct TripleOptions {
   Tau0Choice tau0;                     // the head's budget; relate.head.tau0 is set from it per head
   Tau0Grid tau0_grid;
   // Where the OT solves run; unset: cuda when built with it and a GPU is
-  // visible, else cpu. Validation resolves it into relate.device.
+  // visible, else cpu. Validation resolves it (here and into relate.device),
+  // so results and the result hash name the device that ran.
   std::optional<ot::Device> device;
+  // Storage of the OT cost blocks; unset: ot::default_cost_precision of the
+  // device. Resolved by validation as device is (and into relate.precision).
+  std::optional<ot::CostPrecision> precision;
   int threads = 0;                     // LibTorch threads per rank (0: OMP_NUM_THREADS, else cores / ranks)
   // On the target train split after the fraction; none with pseudo-labels.
   MetricSelection metrics;
@@ -120,8 +124,12 @@ void visit_triple_options(Options& o, Visit&& visit) {
   visit(option("log_every", r.log_every, "Log the objective terms every N epochs (0: never)", Effect::kRunOnly,
                at_least(0)));
   visit(option("device", o.device, "Where the OT solves run: cpu or cuda (default: cuda when built with it and a "
-               "GPU is visible, else cpu); the transformation fit runs on the CPU", Effect::kRunOnly,
-               options::any(), Section::kTop));
+               "GPU is visible, else cpu); the transformation fit runs on the CPU. In the result hash: a matrix "
+               "does not resume on another device", Effect::kResult, options::any(), Section::kTop));
+  visit(option("precision", o.precision, "Storage of the OT cost blocks: float64 or float32 on the CPU (exponentials "
+               "in float64), float32, float16 or bfloat16 on cuda (exponentials in float32; 16-bit: relative error "
+               "<= 2^-11 float16, 2^-8 bfloat16); auto: float32 on the CPU, float16 on cuda. Another device's "
+               "precision is refused", Effect::kResult));
   visit(option("threads", o.threads, "LibTorch threads per rank (0: OMP_NUM_THREADS, else cores / ranks)",
                Effect::kRunOnly, at_least(0), Section::kTop));
 }
@@ -182,15 +190,24 @@ struct OptionCodec<pipeline::Tau0Grid> {
   static nlohmann::json json(const pipeline::Tau0Grid& value) { return value.relative; }
 };
 
-template <>
-struct OptionCodec<std::optional<ot::Device>> {
+// An enum whose unset value ("auto") validation resolves: device, precision.
+template <typename E>
+struct OptionCodec<std::optional<E>> {
+  static_assert(std::is_enum_v<E>);
   static constexpr bool accepts_list = false;
   static constexpr bool accepts_number = false;
-  static std::string text(const std::optional<ot::Device>& value) { return value ? enum_name(*value) : "auto"; }
-  static std::optional<ot::Device> parse(const std::string& text) { return parse_enum<ot::Device>(text); }
-  static std::vector<std::string> choices() { return enum_choices<ot::Device>(); }
+  static std::string text(const std::optional<E>& value) { return value ? enum_name(*value) : "auto"; }
+  static std::optional<E> parse(const std::string& text) {
+    if (text == "auto") return std::nullopt;
+    return parse_enum<E>(text);
+  }
+  static std::vector<std::string> choices() {
+    std::vector<std::string> names = enum_choices<E>();
+    names.push_back("auto");
+    return names;
+  }
   static std::string help() { return ""; }
-  static nlohmann::json json(const std::optional<ot::Device>& value) { return text(value); }
+  static nlohmann::json json(const std::optional<E>& value) { return text(value); }
 };
 
 }  // namespace taskrel::options

@@ -76,8 +76,9 @@ nlohmann::json triple_record(const TripleRequest& request, const TripleOptions& 
                          {"reported_split", sizes.reference_reported_split}};
   j["target_rows"] = {{"train_used", sizes.target_train_used}, {"train", sizes.target_train_full},
                       {"reported", sizes.target_reported}, {"reported_split", sizes.target_reported_split}};
-  // Where the work ran: the OT solves on `options.device`, the LibTorch fit on the CPU.
-  j["device"] = {{"ot", enum_name(options.device)}, {"fit", "cpu"}};
+  // Where the work ran: the OT solves on `options.device` with cost blocks
+  // stored in `options.precision`, the LibTorch fit on the CPU.
+  j["device"] = {{"ot", enum_name(options.device)}, {"precision", enum_name(options.precision)}, {"fit", "cpu"}};
   j["dim"] = r.dim;
   j["epochs"] = r.epochs;
   j["seed"] = options.seed;

@@ -93,8 +93,9 @@ class BoundFit {
     solver_.tolerance = options.fit_tolerance;
     solver_.max_iterations = options.fit_max_iterations;
     solver_.cost = options.cost;
-    solver_.memory_budget_bytes = static_cast<std::int64_t>(options.memory_budget_gib * (1ull << 30));
+    solver_.memory_budget_bytes = options.memory_budget_bytes;
     solver_.device = options.device;
+    ot::set_cost_precision(solver_, options.precision);
   }
 
   void run() {

@@ -51,11 +51,15 @@ struct RelateOptions {
   int pseudo_rounds = 3;
   int log_every = 10;
   HeadOptions head;
-  double memory_budget_gib = 4.0;
+  // Per rank for each stored cost block, on either device (ot/memory_budget.h).
+  std::int64_t memory_budget_bytes = ot::kBackendDefaultBudget;
   // Where the entropic OT solves of the fit and the report run. The LibTorch
   // part of the fit (A, b, Abar, B, D and their Adam steps) stays on the CPU:
   // d x d parameters are small next to the n_R x n_T transport problems.
   ot::Device device = ot::Device::kCpu;
+  // Storage of every cost block of those solves (one the device supports;
+  // pipeline validation resolves "auto" to ot::default_cost_precision).
+  ot::CostPrecision precision = ot::CostPrecision::kFloat32;
 };
 
 }  // namespace taskrel::relatedness

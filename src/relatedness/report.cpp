@@ -85,8 +85,9 @@ void report(Communicator& comm, const Transformation& theta, const TaskData& ref
   solver.tolerance = options.eval_tolerance;
   solver.max_iterations = options.max_sinkhorn_iterations;
   solver.cost = options.cost;
-  solver.memory_budget_bytes = static_cast<std::int64_t>(options.memory_budget_gib * (1ull << 30));
+  solver.memory_budget_bytes = options.memory_budget_bytes;
   solver.device = options.device;
+  ot::set_cost_precision(solver, options.precision);
   const auto ot_started = Clock::now();
   const ot::LabelAwareResult transport = ot::solve_label_aware(comm, problem, solver);
   result.seconds_ot += std::chrono::duration<double>(Clock::now() - ot_started).count();

@@ -166,7 +166,7 @@ TEST(GpuSinkhorn, StoredOnlineAndBandedGiveTheSameAnswer) {
   SinkhornOptions stored = on_gpu(cpu_reference(), GpuStorage::kFloat16, GemmPrecision::kFloat32);
   stored.tolerance = 1e-6;
   SinkhornOptions online = stored;
-  online.gpu.memory_budget_bytes = 0;
+  online.memory_budget_bytes = 0;
   online.gpu.band_rows = 256;
   SinkhornOptions banded = stored;
   banded.gpu.band_rows = 128;

@@ -246,6 +246,11 @@ class Basics(Base):
         self.ok(refused, 2)
         for piece in ["different result-affecting options", "epochs 30 -> 31", "--restart"]:
             self.assertIn(piece, refused.stderr)
+        # Device and precision are result options too: a journal does not mix them.
+        same_spec = write_job(self.tmp, name="same_spec.toml", output="out_changed")
+        other_precision = matrix(same_spec, "--precision", "float64")
+        self.ok(other_precision, 2)
+        self.assertIn('precision "float32" -> "float64"', other_precision.stderr)
         # Not result-affecting: progress and cache settings, ranks_per_triple.
         same = write_job(self.tmp, name="same.toml", output="out_changed", progress_seconds=5.0, cache_gib=0.5)
         self.assertIn("0 to do", self.ok(matrix(same)).stderr)
@@ -405,6 +410,8 @@ class BadSpecs(Base):
         self.check(good + '[relate]\nmetrics = "logme,bogus"\n', "key 'relate.metrics'", "bogus", "leep")
         self.check(good + "[relate]\nmetrics = [1]\n", "key 'relate.metrics' must be")
         self.check(good + 'device = "tpu"\n', "unknown device 'tpu'")
+        self.check(good + 'device = "cpu"\n[relate]\nprecision = "float16"\n', "key 'relate.precision'",
+                   "float16 is a GPU storage")
         # Two problems at once: both reported.
         self.check(good + "seeed = 3\n[relate]\nepoch = 3\n", "unknown key 'seeed'", "unknown key 'relate.epoch'")
 

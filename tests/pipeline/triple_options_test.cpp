@@ -7,6 +7,9 @@
 #include <set>
 #include <string>
 
+#include <fmt/format.h>
+
+#include "core/error.h"
 #include "pipeline/triple_options.h"
 
 namespace taskrel::pipeline {
@@ -27,8 +30,9 @@ std::enable_if_t<std::is_enum_v<E>> perturb(E& value) {
 void perturb(MetricSelection& value) { value.names = value.names.empty() ? baselines::metric_names() : std::vector<std::string>{"leep"}; }
 void perturb(Tau0Choice& value) { value.automatic = !value.automatic; }
 void perturb(Tau0Grid& value) { value.relative.push_back(8.0); }
-void perturb(std::optional<ot::Device>& value) {
-  value = value ? std::nullopt : std::optional<ot::Device>(ot::Device::kCpu);
+template <typename E>
+void perturb(std::optional<E>& value) {
+  value = value ? std::nullopt : std::optional<E>(parse_enum<E>(enum_choices<E>(false).front()));
 }
 
 // Visits the options of `o` and perturbs the one named `key`.
@@ -105,6 +109,60 @@ TEST(TripleOptionTable, DefaultsValidateAndSeedTheHead) {
   EXPECT_NO_THROW(validate_triple_options(o, "defaults"));
   EXPECT_EQ(o.relate.head.seed, 42u);
   EXPECT_EQ(o.relate.device, ot::Device::kCpu);
+}
+
+// A resumed matrix must not mix devices or precisions: both are in the hash,
+// resolved (never "auto"), so a journal written where auto meant cuda and
+// float16 is refused where it means cpu and float32.
+TEST(TripleOptionTable, DeviceAndPrecisionAreResolvedIntoTheResultHash) {
+  TripleOptions o;
+  o.device = ot::Device::kCpu;
+  validate_triple_options(o, "here");
+  EXPECT_EQ(o.relate.device, ot::Device::kCpu);
+  EXPECT_EQ(o.relate.precision, ot::CostPrecision::kFloat32);
+  const nlohmann::json cpu = result_options_json(o);
+  EXPECT_EQ(cpu["device"], "cpu");
+  EXPECT_EQ(cpu["precision"], "float32");
+
+  TripleOptions cpu64;
+  cpu64.device = ot::Device::kCpu;
+  cpu64.precision = ot::CostPrecision::kFloat64;
+  validate_triple_options(cpu64, "here");
+  EXPECT_EQ(cpu64.relate.precision, ot::CostPrecision::kFloat64);
+  EXPECT_NE(result_options_json(cpu64).dump(), cpu.dump());
+
+  TripleOptions gpu;  // as validation leaves it on a GPU machine
+  gpu.device = ot::Device::kCuda;
+  gpu.precision = ot::CostPrecision::kFloat16;
+  EXPECT_NE(result_options_json(gpu).dump(), cpu.dump());
+  gpu.precision = ot::CostPrecision::kFloat32;
+  EXPECT_NE(result_options_json(gpu).dump(), cpu.dump());  // same precision, other device
+}
+
+TEST(TripleOptionTable, TheCpuRefusesAGpuPrecision) {
+  for (const auto precision : {ot::CostPrecision::kFloat16, ot::CostPrecision::kBFloat16}) {
+    TripleOptions o;
+    o.device = ot::Device::kCpu;
+    o.precision = precision;
+    std::vector<std::string> problems;
+    validate_triple_options(o, [&](const char* key, options::Section, const std::string& problem) {
+      problems.push_back(std::string(key) + " " + problem);
+    });
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0], fmt::format("precision {} is a GPU storage: the CPU backend stores the cost in float64 "
+                                       "or float32 (device cpu)",
+                                       enum_name(precision)));
+    EXPECT_THROW(validate_triple_options(o, "here"), InputError);
+  }
+}
+
+TEST(TripleOptionTable, AutoIsTheUnsetDeviceOrPrecision) {
+  using Codec = options::OptionCodec<std::optional<ot::CostPrecision>>;
+  EXPECT_EQ(Codec::parse("auto"), std::nullopt);
+  EXPECT_EQ(Codec::parse("bfloat16"), ot::CostPrecision::kBFloat16);
+  EXPECT_EQ(Codec::choices(), (std::vector<std::string>{"float64", "float32", "float16", "bfloat16", "auto"}));
+  EXPECT_EQ(Codec::json(std::nullopt), nlohmann::json("auto"));
+  EXPECT_THROW(Codec::parse("float8"), InputError);
 }
 
 TEST(TripleOptionTable, Tau0IsANumberOrAuto) {

@@ -85,7 +85,8 @@ class Relate(unittest.TestCase):
 
     def test_device(self):
         cpu, stdout = self.run_json("--target", "perm", "--epochs", "30", "--device", "cpu")
-        self.assertEqual(cpu["device"], {"ot": "cpu", "fit": "cpu"})
+        self.assertEqual(cpu["device"], {"ot": "cpu", "precision": "float32", "fit": "cpu"})
+        self.assertEqual((cpu["options"]["device"], cpu["options"]["precision"]), ("cpu", "float32"))
         self.assertIn("OT", stdout)
         result = taskrel("--store", self.store, "--encoder", "enc", "--reference", "ref", "--target", "perm",
                          "--epochs", "30", "--device", "cuda", "--json", "-", "--log-every", "0")
@@ -93,6 +94,7 @@ class Relate(unittest.TestCase):
             # A GPU is here: the CUDA solves must agree with the CPU ones.
             gpu = json.loads(result.stdout)
             self.assertEqual(gpu["device"]["ot"], "cuda")
+            self.assertEqual(gpu["device"]["precision"], "float16")  # auto on cuda
             self.assertAlmostEqual(gpu["relatedness"], cpu["relatedness"], delta=1e-3 * (1 + abs(cpu["relatedness"])))
         else:
             self.assert_bad_input(result, "device cuda")
@@ -101,7 +103,17 @@ class Relate(unittest.TestCase):
         bad = taskrel("--store", self.store, "--encoder", "enc", "--reference", "ref", "--target", "perm",
                       "--device", "tpu")
         self.assertEqual(bad.returncode, 2, bad.stderr)
-        self.assertIn("--device: tpu not in {cpu,cuda}", bad.stderr)
+        self.assertIn("--device: tpu not in {cpu,cuda,auto}", bad.stderr)
+
+    def test_precision(self):
+        # float64 is the CPU's other storage; a GPU storage is refused there, not ignored.
+        f64, _ = self.run_json("--target", "perm", "--epochs", "30", "--device", "cpu", "--precision", "float64")
+        self.assertEqual(f64["device"]["precision"], "float64")
+        self.assertEqual(f64["options"]["precision"], "float64")
+        for storage in ("float16", "bfloat16"):
+            result = taskrel("--store", self.store, "--encoder", "enc", "--reference", "ref", "--target", "perm",
+                             "--device", "cpu", "--precision", storage)
+            self.assert_bad_input(result, f"precision {storage} is a GPU storage", "device cpu")
 
     def test_unrelated_scores_higher(self):
         same, _ = self.run_json("--target", "same", "--epochs", "150")

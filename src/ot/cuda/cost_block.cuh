@@ -21,19 +21,18 @@ template <typename S>
 class GpuCostBlock {
  public:
   GpuCostBlock(PointCloudView x_local, PointCloudView y, GroundCost ground, const GpuOptions& options,
-               cublasHandle_t blas, cudaStream_t stream)
+               std::int64_t memory_budget_bytes, cublasHandle_t blas, cudaStream_t stream)
       : rows_(x_local.rows), cols_(y.rows), dim_(y.dim), ld_(round_up(std::max<std::int64_t>(1, y.rows), kVector)),
         ground_(ground), gemm_(options.gemm), blas_(blas), stream_(stream) {
     TASKREL_ASSERT(x_local.rows == 0 || x_local.dim == y.dim, "dimension mismatch {} vs {}", x_local.dim, y.dim);
     upload_points(x_local, y);
 
-    // Stored if it fits the budget (default: 3/4 of the free device memory).
+    // Stored if it fits the budget (memory_budget.h; default: 3/4 of the free
+    // device memory).
     std::size_t free_bytes = 0, total_bytes = 0;
     TASKREL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const double budget = options.memory_budget_bytes >= 0 ? static_cast<double>(options.memory_budget_bytes)
-                                                           : 0.75 * static_cast<double>(free_bytes);
     const double block_bytes = static_cast<double>(rows_) * static_cast<double>(ld_) * sizeof(S);
-    stored_ = block_bytes <= budget;
+    stored_ = stores_cost_block(block_bytes, memory_budget_bytes, /*on_gpu=*/true, static_cast<double>(free_bytes));
 
     // Bands: all rows when stored, unless asked; when online, as many rows as
     // 1/16 of the free memory (256 MB to 2 GB) of float32 GEMM output holds,

@@ -26,8 +26,6 @@ constexpr int kTileRows = 128;      // bands are multiples of this; column tiles
 
 inline std::int64_t round_up(std::int64_t value, std::int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
-inline double relaxation(double rho, double epsilon) { return std::isinf(rho) ? 1.0 : rho / (rho + epsilon); }
-
 template <typename T>
 class DeviceArray {
  public:

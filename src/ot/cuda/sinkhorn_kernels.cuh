@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ot/cuda/device_array.cuh"
+#include "ot/sinkhorn_formulas.h"
 
 namespace taskrel::ot::gpu {
 
@@ -109,7 +110,7 @@ __global__ void __launch_bounds__(kRowThreads) row_kernel(const S* __restrict__ 
     }
     // lse = log sum_j exp((g_j - C_ij) / eps), relative to the shift added.
     double lse;
-    if (sum[r] >= 1e-30 && sum[r] <= 1e30) {
+    if (sum[r] >= kSmallestTrustedRowSum && sum[r] <= kLargestTrustedRowSum) {
       lse = log(sum[r]) - static_cast<double>(shift[r]) * kLn2;
     } else {
       const S* row = cost + i * ld;
