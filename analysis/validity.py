@@ -18,7 +18,7 @@ its own matrix directory, so a rerun resumes. Usage (the zoos must be built:
 `taskrel build-zoo --out out/fmnist` and `--out out/fmnist-second --preset
 second`):
 
-  /usr/bin/python3 analysis/validity.py [--zoos fmnist second] [--only NAME ...] [--table-only]
+  /usr/bin/python3 analysis/validity.py [--zoos fmnist second] [--only NAME ...] [--table-only | --rescore]
 
 Writes OUT/validity.json and OUT/validity.md (default OUT: out/validity).
 """
@@ -86,6 +86,9 @@ def main():
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="run only the variants whose name contains one of these")
     parser.add_argument("--table-only", action="store_true", help="print the table of the stored results, run nothing")
+    parser.add_argument("--rescore", action="store_true",
+                        help="recompute the summaries and correlations of the variants already run from their CSVs "
+                             "(no matrix run; for new columns)")
     args = parser.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_rmaps_base_oversubscribe="1")
@@ -112,12 +115,17 @@ def main():
             job = os.path.join(directory, "job.toml")
             with open(job, "w") as f:
                 f.write(text)
-            print(f"== {zoo} / {name}: taskrel matrix -> {directory}", flush=True)
-            started = time.time()
-            subprocess.run(["mpiexec", "-n", str(args.ranks), args.taskrel, "matrix", job, "--store", store,
-                            "--output", os.path.join(directory, "matrix"), "--quiet"], check=True, env=env)
-            seconds = time.time() - started
             csv = os.path.join(directory, "matrix", "best_reference.csv" if references else "relatedness.csv")
+            if args.rescore:
+                if not os.path.exists(csv):
+                    continue
+                seconds = 0.0
+            else:
+                print(f"== {zoo} / {name}: taskrel matrix -> {directory}", flush=True)
+                started = time.time()
+                subprocess.run(["mpiexec", "-n", str(args.ranks), args.taskrel, "matrix", job, "--store", store,
+                                "--output", os.path.join(directory, "matrix"), "--quiet"], check=True, env=env)
+                seconds = time.time() - started
             summary = summarise(csv)
             columns = SCORES + summary.pop("metrics")
             report = correlate(args.taskrel, csv, accuracy, columns, env)
