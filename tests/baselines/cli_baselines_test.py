@@ -32,7 +32,7 @@ class RelateMetrics(unittest.TestCase):
     def relate(self, *args, ranks=None):
         out = os.path.join(self.tmp, f"out_{len(os.listdir(self.tmp))}.json")
         command = [BINARY, "relate", "--store", self.store, "--encoder", "enc", "--reference", "ref", "--target",
-                   "perm", "--epochs", "20", "--log-every", "0", "--json", out, *args]
+                   "perm", "--epochs", "20", "--tau0", "0.02", "--log-every", "0", "--json", out, *args]
         if ranks:
             command = [MPIEXEC, "-n", str(ranks), *command]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120,

@@ -43,7 +43,10 @@ class Relate(unittest.TestCase):
 
     def run_json(self, *args, ranks=None):
         out = os.path.join(self.tmp, f"out_{len(os.listdir(self.tmp))}.json")
-        result = taskrel("--store", self.store, "--encoder", "enc", "--reference", "ref", *args, "--json", out,
+        # One fixed tau0 unless a test chooses (the default, auto, fits one
+        # head per candidate: test_tau0_auto_is_the_default).
+        tau0 = [] if "--tau0" in args else ["--tau0", "0.02"]
+        result = taskrel("--store", self.store, "--encoder", "enc", "--reference", "ref", *tau0, *args, "--json", out,
                          "--log-every", "0", ranks=ranks)
         self.assertEqual(result.returncode, 0, result.stderr)
         with open(out) as f:
@@ -54,6 +57,19 @@ class Relate(unittest.TestCase):
         self.assertIn("taskrel: error:", result.stderr)
         for piece in pieces:
             self.assertIn(piece, result.stderr)
+
+    def test_tau0_auto_is_the_default(self):
+        out = os.path.join(self.tmp, "auto_default.json")
+        result = taskrel("--store", self.store, "--encoder", "enc", "--reference", "ref", "--target", "perm",
+                         "--epochs", "100", "--json", out, "--log-every", "0")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(out) as f:
+            tau0 = json.load(f)["tau0"]
+        self.assertTrue(tau0["automatic"])
+        self.assertEqual(len(tau0["candidates"]), 3)
+        bounds = [c["relatedness"] for c in tau0["candidates"]]
+        chosen = next(c for c in tau0["candidates"] if c["tau0"] == tau0["value"])
+        self.assertEqual(chosen["relatedness"], min(bounds))
 
     def test_permutation_keys_and_summary(self):
         out, stdout = self.run_json("--target", "perm", "--epochs", "300")
