@@ -166,6 +166,8 @@ class Pipes(unittest.TestCase):
         self.assertEqual(open(store, "rb").read(), before)
 
     def test_job_spec_as_pipe_is_refused(self):
+        if not os.path.exists(os.path.join(os.path.dirname(BINARY), "taskrel-torch")):
+            self.skipTest("taskrel-torch (matrix) is not built here: the sanitizer pass builds the front alone")
         with open(self.path("job.toml"), "w") as f:
             f.write('store = "s.h5"\noutput = "out"\n')
         run = bash(f"$T matrix <(cat {q(self.path('job.toml'))})")
