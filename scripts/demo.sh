@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export CCACHE_BASEDIR=$PWD
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "${TASKREL_BUILD_JOBS:-2}" --target taskrel
+cmake --build build -j "${TASKREL_BUILD_JOBS:-2}" --target taskrel taskrel-torch
 exec bash scripts/run_pipeline.sh "${1:-default}"

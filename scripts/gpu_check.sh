@@ -112,7 +112,7 @@ if [ "${SKIP_TORCH:-0}" != 1 ]; then
 fi
 if [ "${SKIP_CLI:-0}" != 1 ] && [ -d "$BUILD" ]; then
   note "taskrel ot --device cuda vs cpu (n = m = 4,000, d = 64)"
-  if timeout 200 cmake --build "$BUILD" --target taskrel -j"$JOBS" >>"$OUT/build.log" 2>&1; then
+  if timeout 200 cmake --build "$BUILD" --target taskrel taskrel-torch -j"$JOBS" >>"$OUT/build.log" 2>&1; then
     python3 -c "
 import numpy as np
 r = np.random.default_rng(7)

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "${TASKREL_BUILD_JOBS:-2}" --target taskrel
+cmake --build build -j "${TASKREL_BUILD_JOBS:-2}" --target taskrel taskrel-torch
 
 taskrel=build/src/cli/taskrel
 out=${TASKREL_TOY_OUT:-out/toy}
