@@ -76,6 +76,20 @@ nlohmann::json report_json(const CorrelationReport& report) {
 
 namespace {
 
+// "0.123", with " [lo,hi]" when asked and defined; "n/a" when undefined.
+std::string estimate_text(const Estimate& estimate, bool show_intervals) {
+  if (!estimate.value) return "n/a";
+  std::string text = fmt::format("{:.3f}", *estimate.value);
+  if (show_intervals && estimate.interval.lower)
+    text += fmt::format(" [{:.2f},{:.2f}]", *estimate.interval.lower, *estimate.interval.upper);
+  return text;
+}
+
+// The mean over groups of column `c`, with its bootstrap interval.
+Estimate mean_estimate(const CorrelationReport& report, std::size_t c, Statistic statistic) {
+  return Estimate{report.means[c][static_cast<int>(statistic)], report.mean_intervals[c][static_cast<int>(statistic)]};
+}
+
 std::string statistic_heading(Statistic statistic) {
   if (statistic == Statistic::kRelativeTop1)
     return "relative top-1: accuracy of the encoder each score picks / best accuracy in the group (1 = best)";
@@ -87,13 +101,7 @@ std::string statistic_heading(Statistic statistic) {
 }  // namespace
 
 std::string report_table(const CorrelationReport& report, Statistic statistic, bool show_intervals) {
-  auto cell_text = [&](const Estimate& estimate) {
-    if (!estimate.value) return std::string("n/a");
-    std::string text = fmt::format("{:.3f}", *estimate.value);
-    if (show_intervals && estimate.interval.lower)
-      text += fmt::format(" [{:.2f},{:.2f}]", *estimate.interval.lower, *estimate.interval.upper);
-    return text;
-  };
+  auto cell_text = [&](const Estimate& estimate) { return estimate_text(estimate, show_intervals); };
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"target"});
   rows.push_back({""});
@@ -108,8 +116,7 @@ std::string report_table(const CorrelationReport& report, Statistic statistic, b
   }
   std::vector<std::string> mean_row = {"mean"};
   for (std::size_t c = 0; c < report.means.size(); ++c)
-    mean_row.push_back(cell_text(Estimate{report.means[c][static_cast<int>(statistic)],
-                                          report.mean_intervals[c][static_cast<int>(statistic)]}));
+    mean_row.push_back(cell_text(mean_estimate(report, c, statistic)));
   rows.push_back(std::move(mean_row));
 
   std::vector<std::size_t> width(rows[0].size(), 0);
@@ -138,13 +145,7 @@ std::string report_table(const CorrelationReport& report, Statistic statistic, b
 
 std::string report_table_by_method(const CorrelationReport& report, Statistic statistic, bool show_intervals,
                                    std::size_t max_width) {
-  auto cell_text = [&](const Estimate& estimate) {
-    if (!estimate.value) return std::string("n/a");
-    std::string text = fmt::format("{:.3f}", *estimate.value);
-    if (show_intervals && estimate.interval.lower)
-      text += fmt::format(" [{:.2f},{:.2f}]", *estimate.interval.lower, *estimate.interval.upper);
-    return text;
-  };
+  auto cell_text = [&](const Estimate& estimate) { return estimate_text(estimate, show_intervals); };
   // Value columns: the mean first, then one per group; two header lines each.
   struct ValueColumn {
     std::string name, count;
@@ -154,8 +155,7 @@ std::string report_table_by_method(const CorrelationReport& report, Statistic st
   {
     ValueColumn mean{"mean", fmt::format("{} groups", report.groups.size()), {}};
     for (std::size_t c = 0; c < report.means.size(); ++c)
-      mean.cells.push_back(cell_text(Estimate{report.means[c][static_cast<int>(statistic)],
-                                              report.mean_intervals[c][static_cast<int>(statistic)]}));
+      mean.cells.push_back(cell_text(mean_estimate(report, c, statistic)));
     values.push_back(std::move(mean));
   }
   for (const auto& group : report.groups) {
