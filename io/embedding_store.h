@@ -142,8 +142,9 @@ inline constexpr const char* kPartialSplitPrefix = ".partial-";
 // attribute, else max label + 1. Empty class_names means keep existing names
 // (or none). Writes float32 embeddings chunked by rows and int64 labels,
 // under a kPartialSplitPrefix name first, renamed into place when complete;
-// an error while writing removes the partial group again.
-void import_split(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
+// an error while writing removes the partial group again. Returns the plan
+// it followed (plan_import's).
+ImportPlan import_split(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
                   std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
                   std::int64_t num_classes, const std::vector<std::string>& class_names);
 

@@ -128,9 +128,9 @@ ImportPlan plan_import(const std::string& path, const SplitTarget& target, const
   return check_import(path, target, embeddings, rows, dim, labels, num_classes, class_names);
 }
 
-void import_split(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
-                  std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
-                  std::int64_t num_classes, const std::vector<std::string>& class_names) {
+ImportPlan import_split(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
+                        std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
+                        std::int64_t num_classes, const std::vector<std::string>& class_names) {
   const ImportPlan plan = plan_import(path, target, embeddings, rows, dim, labels, num_classes, class_names);
 
   const bool exists = static_cast<bool>(std::ifstream(path));
@@ -164,6 +164,7 @@ void import_split(const std::string& path, const SplitTarget& target, const std:
     throw;
   }
   TASKREL_HDF5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL));
+  return plan;
 }
 
 }  // namespace taskrel::io

@@ -108,7 +108,7 @@ std::vector<ImportEntry> read_import_manifest(const std::string& path, bool over
   return entries;
 }
 
-LoadedImport load_import(const std::string& store_path, const ImportEntry& entry) {
+LoadedImport read_import(const ImportEntry& entry) {
   LoadedImport loaded;
   FloatMatrix x = read_npy_matrix(entry.embeddings.file, entry.embeddings.member);
   loaded.rows = x.rows;
@@ -116,9 +116,20 @@ LoadedImport load_import(const std::string& store_path, const ImportEntry& entry
   loaded.embeddings = std::move(x.values);
   loaded.labels = read_npy_labels(entry.labels.file, entry.labels.member);
   if (!entry.class_names_file.empty()) loaded.class_names = read_class_names_file(entry.class_names_file);
+  return loaded;
+}
+
+LoadedImport load_import(const std::string& store_path, const ImportEntry& entry) {
+  LoadedImport loaded = read_import(entry);
   loaded.plan = plan_import(store_path, entry.target, loaded.embeddings, loaded.rows, loaded.dim, loaded.labels,
                             entry.num_classes, loaded.class_names);
   return loaded;
+}
+
+ImportPlan write_import(const std::string& store_path, const ImportEntry& entry) {
+  const LoadedImport x = read_import(entry);
+  return import_split(store_path, entry.target, x.embeddings, x.rows, x.dim, x.labels, entry.num_classes,
+                      x.class_names);
 }
 
 }  // namespace taskrel::io

@@ -46,15 +46,22 @@ struct ImportEntry {
 // Every entry gets `overwrite`.
 std::vector<ImportEntry> read_import_manifest(const std::string& path, bool overwrite);
 
-// The arrays of one entry, read and validated against the store at
-// `store_path` (plan_import); what import_split then needs.
+// The arrays of one entry, read (values checked by the readers).
 struct LoadedImport {
   std::vector<float> embeddings;
   std::int64_t rows = 0, dim = 0;
   std::vector<std::int64_t> labels;
   std::vector<std::string> class_names;
-  ImportPlan plan;
+  ImportPlan plan;  // set by load_import only
 };
+LoadedImport read_import(const ImportEntry& entry);
+
+// read_import, then plan_import against the store at `store_path`: every
+// check import_split makes, without writing.
 LoadedImport load_import(const std::string& store_path, const ImportEntry& entry);
+
+// read_import, then import_split (which plans, checks and writes once);
+// returns the plan it followed.
+ImportPlan write_import(const std::string& store_path, const ImportEntry& entry);
 
 }  // namespace taskrel::io

@@ -49,7 +49,7 @@ void import_one(const ImportOptions& o) {
   entry.target = io::SplitTarget{o.encoder, o.dataset, o.split, o.overwrite, o.embeddings, o.labels};
   entry.class_names_file = o.class_names_file;
   entry.num_classes = o.num_classes;
-  const io::LoadedImport x = io::load_import(o.store, entry);
+  const io::LoadedImport x = io::read_import(entry);
   io::import_split(o.store, entry.target, x.embeddings, x.rows, x.dim, x.labels, entry.num_classes, x.class_names);
   spdlog::info("imported {} rows x {} into {}:/{}/{}/{} in {:.2f} s", x.rows, x.dim, o.store, o.encoder, o.dataset,
                o.split, seconds_since(start));
@@ -142,10 +142,7 @@ void import_manifest(const ImportOptions& o) {
   std::size_t replaced = 0;
   ProgressReporter progress(static_cast<long long>(entries.size()), 0, {"entries written", 10, 0});
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& e = entries[i];
-    const io::LoadedImport x = io::load_import(o.store, e);
-    io::import_split(o.store, e.target, x.embeddings, x.rows, x.dim, x.labels, e.num_classes, x.class_names);
-    replaced += x.plan.replaces ? 1 : 0;
+    replaced += io::write_import(o.store, entries[i]).replaces ? 1 : 0;
     progress.report(static_cast<long long>(i + 1));
   }
   progress.finish();
