@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start-up time of taskrel's commands, measured with hyperfine, side by side:
-# the front `taskrel` (import, inspect, ot, correlate, --help; no LibTorch)
+# the front `taskrel` (import, inspect, ot, correlate, --help; no LibTorch,
+# no CUDA libraries)
 # against `taskrel-torch`, which links LibTorch as the single binary did
 # before the split (relate, matrix, build-zoo run there), on the same machine
 # in the same run. Also the shared libraries each loads (ldd).
@@ -47,7 +48,9 @@ echo
 echo "== start-up, wall time (hyperfine; 'taskrel-torch --help' is what every command cost before the split)"
 hyperfine --warmup 3 --runs "${RUNS:-20}" -N --style basic --export-markdown "$work/startup.md" \
   -n "taskrel --help" "$front --help" \
+  -n "taskrel import" "$front import --out $work/store.h5 --encoder e --dataset d --split test --overwrite -q --embeddings $work/x.npy --labels $work/y.npy" \
   -n "taskrel inspect" "$front inspect $work/store.h5" \
+  -n "taskrel ot --device cpu" "$front ot --source $work/x.npy --target $work/x.npy --device cpu" \
   -n "taskrel correlate" "$front correlate --scores $work/scores.csv --accuracy $work/acc.csv --bootstrap 0 --stat pearson" \
   -n "taskrel-torch --help (LibTorch)" "$torch --help" \
   -n "taskrel relate --help (exec to taskrel-torch)" "$front relate --help" >/dev/null

@@ -1,11 +1,11 @@
-# GPU backend build rules (TASKREL_CUDA=ON), included from the top level after
-# src/. The CUDA sources live beside the CPU files of the same idea
-# (src/ot/sinkhorn.cu next to sinkhorn.cpp); they are compiled into
-# taskrel_ot_cuda, defined here because CUDA is enabled only after src/ was
-# added, and taskrel_ot links it. The NCCL communicator and the checked-call
-# helpers (plain C++ on the CUDA runtime) join taskrel_comm. TASKREL_WITH_CUDA
-# is defined for taskrel_ot and its users; a build without this file refuses
-# --device cuda loudly.
+# GPU backend build rules (TASKREL_CUDA=ON), included from the top level
+# before src/, which then builds with CUDA enabled. The CUDA sources live
+# beside the CPU files of the same idea (src/ot/sinkhorn.cu next to
+# sinkhorn.cpp); src/CMakeLists.txt adds them to taskrel_ot with the CUDA
+# device backend (ot/device_backend_cuda.cpp), while taskrel_ot_host, the
+# front's OT library, gets none of this. The NCCL communicator and the
+# checked-call helpers (plain C++ on the CUDA runtime) form taskrel_comm_cuda,
+# defined here, so taskrel_comm stays CUDA-free too.
 #
 # Needs nvcc, cuBLAS and NCCL. On the everyday machines the CUDA 13 toolkit at
 # /usr/local/cuda carries all three (compile and link only; the GPU tests skip
@@ -42,17 +42,10 @@ target_include_directories(taskrel_nccl INTERFACE ${NCCL_INCLUDE_DIR})
 target_link_libraries(taskrel_nccl INTERFACE ${NCCL_LIBRARY})
 message(STATUS "taskrel: CUDA ${CUDAToolkit_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}, NCCL ${NCCL_LIBRARY}")
 
-target_sources(taskrel_comm PRIVATE
+add_library(taskrel_comm_cuda STATIC
   ${PROJECT_SOURCE_DIR}/src/comm/cuda_check.cpp
   ${PROJECT_SOURCE_DIR}/src/comm/nccl_communicator.cpp)
-target_link_libraries(taskrel_comm PUBLIC CUDA::cudart CUDA::cublas taskrel_nccl)
-
-add_library(taskrel_ot_cuda STATIC ${PROJECT_SOURCE_DIR}/src/ot/sinkhorn.cu)  # + src/ot/cuda/*.cuh
-target_link_libraries(taskrel_ot_cuda PUBLIC taskrel_comm)
-set_target_properties(taskrel_ot_cuda PROPERTIES CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
-target_compile_options(taskrel_ot_cuda PRIVATE --expt-relaxed-constexpr -Xcompiler=-Wall -lineinfo)
-target_link_libraries(taskrel_ot PUBLIC taskrel_ot_cuda)
-target_compile_definitions(taskrel_ot PUBLIC TASKREL_WITH_CUDA=1)
+target_link_libraries(taskrel_comm_cuda PUBLIC taskrel_comm CUDA::cudart taskrel_nccl)
 
 # GPU benchmark (bench/gpu_sinkhorn_bench.cpp; PyTorch peer in bench/gpu_sinkhorn_torch.py).
 if(TASKREL_BENCH)

@@ -32,6 +32,15 @@ struct CommandInfo {
 const std::vector<CommandInfo>& torch_command_infos();
 const char* torch_command_description(const std::string& name);
 bool is_torch_command(const std::string& name);
+// Whether taskrel-torch runs this command line: the torch commands, and `ot`
+// when it may run on a GPU -- `--device cuda`, or no --device while a GPU may
+// be visible -- provided taskrel-torch has the CUDA backend. The front links
+// no CUDA (ot/device_backend.h) so that it starts at once.
+bool runs_in_torch_binary(int argc, char** argv, bool torch_has_cuda, bool gpu_may_be_visible);
+// An NVIDIA GPU may be visible to this process: a /dev/nvidiaN device node
+// exists (CUDA needs one) and CUDA_VISIBLE_DEVICES does not hide them all.
+// Cheap (no CUDA runtime); taskrel-torch then asks the runtime.
+bool gpu_may_be_visible();
 
 void add_import_command(CLI::App& root, CommandAction& action);
 void add_inspect_command(CLI::App& root, CommandAction& action);

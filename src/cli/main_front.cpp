@@ -1,8 +1,9 @@
 // `taskrel`, the front: the commands that need no LibTorch (import, inspect,
-// ot, correlate) and --help, started at once -- no LibTorch to load, and no
-// MPI_Init unless an MPI launcher started the process. The commands that
-// train or fit are handed to taskrel-torch beside this binary (exec, before
-// MPI is touched, so mpiexec and srun see the same process).
+// ot, correlate) and --help, started at once -- no LibTorch and no CUDA
+// libraries to load, and no MPI_Init unless an MPI launcher started the
+// process. The commands that train or fit, and in a CUDA build an `ot` that
+// may run on a GPU, are handed to taskrel-torch beside this binary (exec,
+// before MPI is touched, so mpiexec and srun see the same process).
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,11 +31,18 @@ void add_torch_command_entries(CLI::App& root, taskrel::cli::CommandAction& acti
   }
 }
 
+#ifdef TASKREL_TORCH_HAS_CUDA
+constexpr bool kTorchHasCuda = true;
+#else
+constexpr bool kTorchHasCuda = false;
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string command = taskrel::cli::requested_command(argc, argv);
-  if (taskrel::cli::is_torch_command(command)) {
+  if (taskrel::cli::runs_in_torch_binary(argc, argv, kTorchHasCuda,
+                                         kTorchHasCuda && taskrel::cli::gpu_may_be_visible())) {
     std::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     const std::string torch = ((ec ? std::filesystem::path(argv[0]) : self).parent_path() / "taskrel-torch").string();

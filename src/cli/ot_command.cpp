@@ -18,11 +18,9 @@
 #include "core/error.h"
 #include "io/embedding_store.h"
 #include "io/npy.h"
+#include "ot/device_backend.h"
 #include "ot/exact_emd.h"
 #include "ot/sinkhorn.h"
-#ifdef TASKREL_WITH_CUDA
-#include "comm/nccl_communicator.h"
-#endif
 
 namespace taskrel::cli {
 
@@ -268,10 +266,7 @@ int run_ot(const OtOptions& options, Communicator& world) {
     // buffers; the communicator is created once here (it refuses ranks that
     // share a GPU, unless --no-nccl keeps the all-reduce on the host).
     std::unique_ptr<Communicator> device_comm;
-#ifdef TASKREL_WITH_CUDA
-    if (solver.device == ot::Device::kCuda && world.size() > 1 && !options.no_nccl)
-      device_comm = std::make_unique<NcclCommunicator>(world);
-#endif
+    if (solver.device == ot::Device::kCuda && !options.no_nccl) device_comm = ot::make_device_communicator(world);
     Communicator& solve_comm = device_comm ? *device_comm : static_cast<Communicator&>(world);
 
     const RowBlock block = x.block;

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "ot/cost_block.h"
+#include "ot/device_backend.h"
 #include "ot/fast_exp.h"
 #include "ot/plan_summary.h"
 #include "ot/sinkhorn_formulas.h"
@@ -303,29 +304,9 @@ SinkhornResult solve_with(Communicator& comm, PointCloudView x_local, const std:
 
 }  // namespace
 
-#ifdef TASKREL_WITH_CUDA
-// sinkhorn.cu
-SinkhornResult solve_sinkhorn_cuda(Communicator& comm, PointCloudView x_local, const std::vector<double>& a_local,
-                                   PointCloudView y, const std::vector<double>& b, const SinkhornOptions& options,
-                                   const Potentials* warm_start);
-bool cuda_device_visible();
-#endif
+bool cuda_backend_built() { return device_backend_linked(); }
 
-bool cuda_backend_built() {
-#ifdef TASKREL_WITH_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
-
-bool cuda_device_available() {
-#ifdef TASKREL_WITH_CUDA
-  return cuda_device_visible();
-#else
-  return false;
-#endif
-}
+bool cuda_device_available() { return device_visible(); }
 
 Device default_device() { return cuda_device_available() ? Device::kCuda : Device::kCpu; }
 
@@ -363,16 +344,8 @@ SinkhornResult solve_sinkhorn(Communicator& comm, PointCloudView x_local, const 
   TASKREL_ASSERT(static_cast<std::int64_t>(b.size()) == y.rows, "{} weights for {} rows", b.size(), y.rows);
   for (double w : a_local) TASKREL_ASSERT(w > 0 && std::isfinite(w), "source weight {} not positive", w);
   for (double w : b) TASKREL_ASSERT(w > 0 && std::isfinite(w), "target weight {} not positive", w);
-  if (options.device == Device::kCuda) {
-#ifdef TASKREL_WITH_CUDA
-    if (options.precision == Precision::kFloat64)
-      throw InputError("--precision float64 is CPU-only: the CUDA backend stores the cost in float32, float16 or "
-                       "bfloat16 (--gpu-storage) and computes its exponentials in float32");
-    return solve_sinkhorn_cuda(comm, x_local, a_local, y, b, options, warm_start);
-#else
-    throw InputError("--device cuda: this taskrel was built without the CUDA backend (configure with -DTASKREL_CUDA=ON)");
-#endif
-  }
+  if (options.device == Device::kCuda)
+    return solve_sinkhorn_on_device(comm, x_local, a_local, y, b, options, warm_start);
   if (options.precision == Precision::kFloat64)
     return solve_with<double>(comm, x_local, a_local, y, b, options, warm_start);
   return solve_with<float>(comm, x_local, a_local, y, b, options, warm_start);

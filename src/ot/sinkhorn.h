@@ -49,8 +49,8 @@ namespace taskrel::ot {
 enum class EpsilonMode { kRelative, kAbsolute };
 
 enum class Device { kCpu, kCuda };
-bool cuda_backend_built();       // compiled with TASKREL_CUDA=ON
-bool cuda_device_available();    // built with CUDA and a GPU is visible to this process
+bool cuda_backend_built();       // this executable links the CUDA backend (ot/device_backend.h)
+bool cuda_device_available();    // it does, and a GPU is visible to this process
 Device default_device();         // cuda when available, else cpu
 
 // Stored cost on the GPU. 16-bit storage holds C / s with s an upper bound of
