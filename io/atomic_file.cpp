@@ -24,8 +24,10 @@ void write_file_atomically(const std::string& path, const std::string& text) {
     file << text;
     file.close();
     if (!file) {
+      const int error = errno;
       std::remove(temporary.c_str());
-      throw RuntimeError(fmt::format("{}: write failed", path));
+      errno = error;
+      throw_write_failed(path, "writing");
     }
   }
   rename_into_place(temporary, path);
@@ -70,6 +72,22 @@ void rename_into_place(const std::string& temporary, const std::string& path) {
   if (!ec) return;
   std::remove(temporary.c_str());
   throw RuntimeError(fmt::format("{}: cannot rename {} into place: {}", path, temporary, ec.message()));
+}
+
+PendingFile::PendingFile(std::string path) : path_(std::move(path)), temporary_(path_ + ".tmp") {}
+
+PendingFile::~PendingFile() {
+  if (!committed_) std::remove(temporary_.c_str());
+}
+
+void PendingFile::commit() {
+  rename_into_place(temporary_, path_);
+  committed_ = true;
+}
+
+void throw_write_failed(const std::string& path, const char* what) {
+  const int error = errno;
+  throw RuntimeError(fmt::format("{}: {} failed: {}", path, what, error != 0 ? std::strerror(error) : "unknown error"));
 }
 
 }  // namespace taskrel::io

@@ -5,10 +5,13 @@
 #include <cmath>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "io/embedding_store.h"
 #include "io/hdf5_check.h"
 #include "io/hdf5_tree.h"
+#include "io/space_check.h"
 
 namespace taskrel::io {
 namespace {
@@ -108,6 +111,10 @@ void write_embeddings(hid_t group, const std::vector<float>& embeddings, std::in
                                          H5P_DEFAULT)),
            H5Dclose);
   TASKREL_HDF5_CHECK(H5Dwrite(data.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, embeddings.data()));
+  // A chunk HDF5 could not write may be held in its cache and written again
+  // at close; a failure there is the write's failure (unchecked, a chunk of
+  // zeros would be imported without a word).
+  TASKREL_HDF5_CHECK(H5Dclose(data.release()));
 }
 
 void write_labels(hid_t group, const std::vector<std::int64_t>& labels) {
@@ -117,26 +124,14 @@ void write_labels(hid_t group, const std::vector<std::int64_t>& labels) {
                                          H5P_DEFAULT)),
            H5Dclose);
   TASKREL_HDF5_CHECK(H5Dwrite(data.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.data()));
+  TASKREL_HDF5_CHECK(H5Dclose(data.release()));
 }
 
-}  // namespace
-
-ImportPlan plan_import(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
-                       std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
-                       std::int64_t num_classes, const std::vector<std::string>& class_names) {
-  silence_hdf5_errors();
-  return check_import(path, target, embeddings, rows, dim, labels, num_classes, class_names);
-}
-
-ImportPlan import_split(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
-                        std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
-                        std::int64_t num_classes, const std::vector<std::string>& class_names) {
-  const ImportPlan plan = plan_import(path, target, embeddings, rows, dim, labels, num_classes, class_names);
-
-  const bool exists = static_cast<bool>(std::ifstream(path));
-  Hid file(exists ? TASKREL_HDF5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT))
-                  : TASKREL_HDF5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT)),
-           H5Fclose);
+// Everything import_split writes, on the store opened for writing; closes it
+// (the last metadata write, checked). RuntimeError from HDF5 on failure.
+void write_split_in_place(Hid& file, const SplitTarget& target, const ImportPlan& plan,
+                          const std::vector<float>& embeddings, std::int64_t rows, std::int64_t dim,
+                          const std::vector<std::int64_t>& labels, const std::vector<std::string>& class_names) {
   Hid encoder = open_or_create_group(file.get(), target.encoder);
   Hid dataset = open_or_create_group(encoder.get(), target.dataset);
   // The attributes first: a dataset group is never without its num_classes.
@@ -152,6 +147,7 @@ ImportPlan import_split(const std::string& path, const SplitTarget& target, cons
                 H5Gclose);
       write_embeddings(split.get(), embeddings, rows, dim);
       write_labels(split.get(), labels);
+      TASKREL_HDF5_CHECK(H5Gclose(split.release()));
     }
     TASKREL_HDF5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL));
     if (target.overwrite && has_group(dataset.get(), target.split))
@@ -159,11 +155,48 @@ ImportPlan import_split(const std::string& path, const SplitTarget& target, cons
     TASKREL_HDF5_CHECK(H5Lmove(dataset.get(), partial.c_str(), dataset.get(), target.split.c_str(), H5P_DEFAULT,
                                H5P_DEFAULT));
   } catch (...) {
-    // Best effort: the error being thrown is the one to report.
+    // Best effort (the error being thrown is the one to report); readers skip
+    // a partial group that could not be removed, and the next import of the
+    // split removes it.
     if (has_group(dataset.get(), partial)) H5Ldelete(dataset.get(), partial.c_str(), H5P_DEFAULT);
     throw;
   }
   TASKREL_HDF5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL));
+  TASKREL_HDF5_CHECK(H5Gclose(dataset.release()));
+  TASKREL_HDF5_CHECK(H5Gclose(encoder.release()));
+  TASKREL_HDF5_CHECK(H5Fclose(file.release()));
+}
+
+}  // namespace
+
+ImportPlan plan_import(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
+                       std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
+                       std::int64_t num_classes, const std::vector<std::string>& class_names) {
+  silence_hdf5_errors();
+  return check_import(path, target, embeddings, rows, dim, labels, num_classes, class_names);
+}
+
+ImportPlan import_split(const std::string& path, const SplitTarget& target, const std::vector<float>& embeddings,
+                        std::int64_t rows, std::int64_t dim, const std::vector<std::int64_t>& labels,
+                        std::int64_t num_classes, const std::vector<std::string>& class_names) {
+  const ImportPlan plan = plan_import(path, target, embeddings, rows, dim, labels, num_classes, class_names);
+  require_room_for(path, split_bytes_needed(rows, dim),
+                   fmt::format("importing /{}/{}/{}", target.encoder, target.dataset, target.split));
+
+  const bool exists = static_cast<bool>(std::ifstream(path));
+  const hid_t opened = exists ? H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)
+                              : H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+  if (opened < 0)
+    throw RuntimeError(fmt::format("{}: cannot open the store for writing /{}/{}/{}: {}", path, target.encoder,
+                                   target.dataset, target.split, last_hdf5_error()));
+  Hid file(opened, H5Fclose);
+  try {
+    write_split_in_place(file, target, plan, embeddings, rows, dim, labels, class_names);
+  } catch (const RuntimeError& error) {
+    // HDF5's message names the call, not the store or the split.
+    throw RuntimeError(fmt::format("{}: writing /{}/{}/{} failed (a partial split is removed, and never read): {}",
+                                   path, target.encoder, target.dataset, target.split, error.what()));
+  }
   return plan;
 }
 

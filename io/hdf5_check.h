@@ -44,6 +44,8 @@ class Hid {
   Hid& operator=(const Hid&) = delete;
 
   hid_t get() const { return id_; }
+  // Gives up ownership, for a close whose result must be checked.
+  hid_t release() { return std::exchange(id_, -1); }
   explicit operator bool() const { return id_ >= 0; }
   void reset() {
     if (id_ >= 0 && closer_ != nullptr) closer_(id_);

@@ -3,6 +3,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +77,7 @@ void write_array(hid_t parent, const std::string& name, const std::vector<hsize_
                                             H5P_DEFAULT, H5P_DEFAULT)),
               H5Dclose);
   TASKREL_HDF5_CHECK(H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  TASKREL_HDF5_CHECK(H5Dclose(dataset.release()));  // a write HDF5 deferred fails here
 }
 
 }  // namespace
@@ -106,10 +108,11 @@ void write_relatedness_csv(const std::string& path, const std::vector<nlohmann::
   for (const auto& name : names)
     if (std::find(columns.begin(), columns.end(), name) == columns.end()) columns.push_back(name);
 
-  const std::string temporary = path + ".tmp";
+  PendingFile pending(path);
   {
-    std::ofstream out(temporary, std::ios::trunc);
-    if (!out) throw RuntimeError(fmt::format("{}: cannot write", temporary));
+    errno = 0;
+    std::ofstream out(pending.temporary(), std::ios::trunc);
+    if (!out) throw_write_failed(pending.temporary(), "creating");
     for (std::size_t c = 0; c < columns.size(); ++c) out << (c ? "," : "") << columns[c];
     out << "\n";
     for (const auto& row : rows) {
@@ -119,10 +122,10 @@ void write_relatedness_csv(const std::string& path, const std::vector<nlohmann::
       }
       out << "\n";
     }
-    out.flush();
-    if (!out) throw RuntimeError(fmt::format("{}: write failed", temporary));
+    out.close();
+    if (!out) throw_write_failed(pending.temporary(), "writing");
   }
-  rename_into_place(temporary, path);
+  pending.commit();
 }
 
 void write_relatedness_h5(const std::string& path, const MatrixAxes& axes, const std::vector<nlohmann::json>& records,
@@ -176,9 +179,10 @@ void write_relatedness_h5(const std::string& path, const MatrixAxes& axes, const
     fitted.push_back(std::move(f));
   }
 
-  const std::string temporary = path + ".tmp";
-  {
-    Hid file(TASKREL_HDF5_CHECK(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), H5Fclose);
+  PendingFile pending(path);
+  try {
+    Hid file(TASKREL_HDF5_CHECK(H5Fcreate(pending.temporary().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)),
+             H5Fclose);
     const hid_t root = file.get();
     write_string_list_attribute(root, "encoders", axes.encoders);
     write_string_list_attribute(root, "references", axes.references);
@@ -202,8 +206,12 @@ void write_relatedness_h5(const std::string& path, const MatrixAxes& axes, const
                     H5T_NATIVE_DOUBLE);
     }
     TASKREL_HDF5_CHECK(H5Fflush(root, H5F_SCOPE_GLOBAL));
+    TASKREL_HDF5_CHECK(H5Fclose(file.release()));
+  } catch (const RuntimeError& error) {
+    // The HDF5 message says which call failed, not on which file.
+    throw RuntimeError(fmt::format("{}: writing {} failed: {}", path, pending.temporary(), error.what()));
   }
-  rename_into_place(temporary, path);
+  pending.commit();
 }
 
 }  // namespace taskrel::io

@@ -3,6 +3,8 @@
 #include <malloc.h>
 #include <mpi.h>
 
+#include <csignal>
+
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -47,6 +49,12 @@ int run_app(int argc, char** argv, const std::vector<CommandRegistrar>& commands
   // measured as a fifth of a fit's time). Keeping them in the heap reuses them.
   mallopt(M_MMAP_THRESHOLD, 512 << 20);
   mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+  // A write past the file-size limit (ulimit -f) would kill the process by
+  // SIGXFSZ, in the middle of a write and without a word. Ignored, the write
+  // fails with EFBIG instead, and the writer's error handling runs: the
+  // partial split or temporary file is removed, and the message names the
+  // file and "File too large" (README "Reliability").
+  std::signal(SIGXFSZ, SIG_IGN);
   int rank = 0;
   int ranks = 1;
   if (use_mpi) {

@@ -157,9 +157,13 @@ CnnEncoder CnnEncoder::load(const std::string& path, int width, Architecture arc
 }
 
 void CnnEncoder::save(const std::string& path) const {
-  const std::string temporary = path + ".part";
-  torch::save(network_->body, temporary);
-  io::rename_into_place(temporary, path);
+  io::PendingFile pending(path);  // a failed save leaves neither the file nor debris
+  try {
+    torch::save(network_->body, pending.temporary());
+  } catch (const c10::Error& error) {
+    throw RuntimeError(fmt::format("{}: saving the encoder failed: {}", path, error.what_without_backtrace()));
+  }
+  pending.commit();
 }
 
 double CnnEncoder::train_on_source(const ImageSplit& train, const ImageSplit& test, int num_classes,

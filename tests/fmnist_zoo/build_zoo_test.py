@@ -10,7 +10,9 @@ Fashion-MNIST files (skipped when dataset-fashion-mnist is not installed):
   zoo.json agrees with both; a rerun reuses the cache (says so, is fast, the
   CSV is byte-identical); another seed in the same directory is refused with
   exit 2; a journal cut after some fine-tunes resumes to the same CSV; a
-  second rank is refused.
+  store rebuilt under a file-size limit (ulimit -f) stops with exit 1
+  holding only whole splits and no temporaries, and resumes to the same
+  store and CSV; a second rank is refused.
 """
 import json
 import os
@@ -178,6 +180,55 @@ class BuildZooSmall(unittest.TestCase):
         self.assertNotIn("trained fmnist10", resumed.stderr)  # encoders came from the cache
         with open(os.path.join(copy, "finetune.csv")) as a, open(os.path.join(self.out, "finetune.csv")) as b:
             self.assertEqual(a.read(), b.read())
+
+    def test_file_size_limit_midway_keeps_whole_splits_then_resumes(self):
+        # The cached encoders are kept and the store is rebuilt: the first run
+        # may only grow files to half the store's size (ulimit -f), so the
+        # embedding stops part-way through the encoders.
+        copy = os.path.join(self.tmp, "limited")
+        shutil.copytree(self.out, copy)
+        os.remove(os.path.join(copy, "store.h5"))
+        os.remove(os.path.join(copy, "finetune.csv"))
+        journal = os.path.join(copy, "journal.txt")
+        with open(journal) as f:
+            lines = [line for line in f.read().splitlines() if not line.startswith("embedded ")]
+        with open(journal, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        limit_kib = os.path.getsize(os.path.join(self.out, "store.h5")) // 2048
+        # PMIX_MCA_gds=hash: Open MPI's PMIx keeps its job data in shared
+        # memory files that the limit would cap too, failing MPI_Init itself.
+        limited = subprocess.run(["bash", "-c", f'ulimit -f {limit_kib} && exec "$@"', "bash", BINARY, "build-zoo",
+                                  "--out", copy, "--preset", "small", "--threads", "2"],
+                                 capture_output=True, text=True, timeout=300,
+                                 env=dict(os.environ, PMIX_MCA_gds="hash"))
+        self.assertEqual(limited.returncode, 1, limited.stderr)
+        self.assertIn("file-size limit", limited.stderr)
+        self.assertFalse(os.path.exists(os.path.join(copy, "finetune.csv")))
+        debris = [name for name in os.listdir(copy) + os.listdir(os.path.join(copy, "encoders"))
+                  if name.endswith((".tmp", ".part"))]
+        self.assertEqual(debris, [])
+        # What the store holds is whole splits, equal to the finished zoo's.
+        with h5py.File(os.path.join(copy, "store.h5"), "r") as part, \
+                h5py.File(os.path.join(self.out, "store.h5"), "r") as whole:
+            splits = [f"{e}/{t}/{s}" for e in part for t in part[e] for s in part[f"{e}/{t}"]]
+            self.assertGreater(len(splits), 0)
+            self.assertLess(len(splits), sum(len(whole[f"{e}/{t}"]) for e in whole for t in whole[e]))
+            for name in splits:
+                self.assertFalse(name.split("/")[-1].startswith(".partial-"), name)
+                for member in ("embeddings", "labels"):
+                    np.testing.assert_array_equal(part[f"{name}/{member}"][...], whole[f"{name}/{member}"][...])
+        resumed = build(copy)
+        self.assertEqual(resumed.returncode, 0, resumed.stderr)
+        self.assertNotIn("fine-tuned", resumed.stderr)  # the fine-tunes were cached
+        with open(os.path.join(copy, "finetune.csv")) as a, open(os.path.join(self.out, "finetune.csv")) as b:
+            self.assertEqual(a.read(), b.read())
+        with h5py.File(os.path.join(copy, "store.h5"), "r") as part, \
+                h5py.File(os.path.join(self.out, "store.h5"), "r") as whole:
+            for e in whole:
+                for t in whole[e]:
+                    for split in whole[f"{e}/{t}"]:
+                        np.testing.assert_array_equal(part[f"{e}/{t}/{split}/embeddings"][...],
+                                                      whole[f"{e}/{t}/{split}/embeddings"][...])
 
     def test_more_than_one_rank_is_refused(self):
         run = subprocess.run([MPIEXEC, "-n", "2", BINARY, "build-zoo", "--out", os.path.join(self.tmp, "mpi"),
