@@ -11,17 +11,29 @@
               deletes every journal) is refused while another run writes.
   Compaction  a finished run and --collect leave one journal file holding
               every finished triple once; a rerun after compaction resumes
-              (nothing to do) and the results are identical.
+              (nothing to do) and the results are identical; a --collect
+              past the file-size limit (ulimit -f) changes no file and
+              leaves no temporary.
 
   Fingerprints  every record holds its inputs' fingerprint; after one split
               is re-imported with other data (--overwrite), --collect refuses
               (exit 2) naming the triples that read it, and a rerun
               recomputes exactly those, saying why; the other cells stay.
 
-usage: reliability_test.py ranks|locks|compaction|fingerprints
+  RankKills   under mpiexec -n 3, SIGKILL to one rank at a random moment
+              (seed printed; TASKREL_TEST_SEED replays it), at least 10
+              times on one output directory: each run ends non-zero without
+              a hang, the journal stays readable (whole records, at most a
+              cut-off last line per file, no triple twice), and the rerun
+              completes with the matrix of an uninterrupted run.
+
+usage: reliability_test.py ranks|locks|compaction|fingerprints|kills
 """
 import glob
+import json
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -168,6 +180,38 @@ class Compaction(Base):
         self.assert_same_matrix(collected, load_h5(os.path.join(output, "relatedness.h5")))
         self.assertEqual(len(journal_files(output)), 1)
 
+    def test_collect_past_the_file_size_limit_keeps_every_old_file(self):
+        job = write_job(self.tmp, name="limit.toml", output="limited")
+        output = os.path.join(self.tmp, "limited")
+        self.ok(matrix(job, "-q", "--encoder", "enc0"))
+        self.ok(matrix(job, "-q", "--encoder", "enc1"))
+        self.ok(matrix(job, "--collect", "-q"))
+        # A second journal again (a copy: every record a duplicate), so the
+        # --collect below has a compaction to write as well as the results.
+        journal = journal_files(output)[0]
+        shutil.copy(journal, journal.replace(".jsonl", "-copy.jsonl"))
+
+        def files():
+            found = {}
+            for path in sorted(glob.glob(os.path.join(output, "**", "*"), recursive=True)):
+                if os.path.isfile(path) and "/locks/" not in path:
+                    with open(path, "rb") as f:
+                        found[os.path.relpath(path, output)] = f.read()
+            return found
+
+        before = files()
+        self.assertIn("relatedness.h5", before)
+        # 4 KiB: below relatedness.csv, relatedness.h5 and the compacted journal.
+        limited = subprocess.run(["bash", "-c", 'ulimit -f 4 && exec "$@"', "bash", BINARY, "matrix", job,
+                                  "--collect", "-q"], capture_output=True, text=True, timeout=120,
+                                 env=dict(os.environ, PMIX_MCA_gds="hash"))  # as in build_zoo_test.py
+        self.assertEqual(limited.returncode, 1, limited.stderr)
+        self.assertIn("File too large", limited.stderr)
+        self.assertIn(output, limited.stderr)
+        self.assertEqual(files(), before, "a failed --collect changed or left files")
+        self.ok(matrix(job, "--collect", "-q"))
+        self.assertEqual(len(journal_files(output)), 1)
+
     def test_duplicates_and_failures_keep_one_record_per_triple(self):
         job = write_job(self.tmp, name="dups.toml", output="dups")
         output = os.path.join(self.tmp, "dups")
@@ -245,7 +289,101 @@ class Fingerprints(Base):
         self.assertIn("12 done earlier, 0 to do", self.ok(matrix(job)).stderr)
 
 
+def rank_processes(launcher_pid):
+    """The ranks mpiexec started: its child processes (the front execs taskrel-torch in place)."""
+    try:
+        with open(f"/proc/{launcher_pid}/task/{launcher_pid}/children") as f:
+            children = [int(pid) for pid in f.read().split()]
+    except FileNotFoundError:
+        return []
+    ranks = []
+    for pid in children:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip().startswith("taskrel"):
+                    ranks.append(pid)
+        except FileNotFoundError:
+            pass
+    return ranks
+
+
+def check_journal(test, output):
+    """Whole records only (a line cut short by the kill is the last of its file), no triple finished twice."""
+    keys = []
+    for path in journal_files(output):
+        with open(path) as f:
+            lines = f.read().split("\n")
+        json.loads(lines[0])  # the header
+        for line in lines[1:-1]:
+            record = json.loads(line)
+            keys.append((record["encoder"], record["reference"], record["target"]))
+    test.assertEqual(len(keys), len(set(keys)), f"a triple was journalled twice in {output}")
+    return len(keys)
+
+
+class RankKills(Base):
+    RANKS = 3
+    KILLS = 10
+
+    def test_sigkill_one_rank_at_random_moments_then_rerun(self):
+        # 3 encoders x 4 tasks (36 triples) of 200 rows: a run long enough
+        # after start-up for kills to land mid-triple and mid-write too.
+        make_zoo(os.path.join(self.tmp, "kill_store.h5"), "--encoders", "3", "--datasets", "4", "--n", "200")
+        relate = {"epochs": 400}
+        reference_job = write_job(self.tmp, name="kill_ref.toml", store="kill_store.h5", output="kill_ref",
+                                  relate=relate)
+        started = time.time()
+        self.ok(matrix(reference_job, "-q", ranks=self.RANKS, timeout=300))
+        duration = time.time() - started
+        reference = load_h5(os.path.join(self.tmp, "kill_ref", "relatedness.h5"))
+
+        job = write_job(self.tmp, name="kill.toml", store="kill_store.h5", output="killed", relate=relate)
+        output = os.path.join(self.tmp, "killed")
+        seed = int(os.environ.get("TASKREL_TEST_SEED", time.time()))
+        rng = random.Random(seed)
+        print(f"TASKREL_TEST_SEED={seed} (an uninterrupted run took {duration:.1f} s)", file=sys.stderr)
+        kills = []
+        for attempt in range(3 * self.KILLS):
+            if len(kills) >= self.KILLS:
+                break
+            process = start(job, ranks=self.RANKS)
+            # Anywhere from start-up (MPI_Init, opening the store) to the end
+            # of an uninterrupted run; a resumed run has less to do, so some
+            # finish first, and the next starts from nothing.
+            moment = rng.uniform(0.0, duration)
+            time.sleep(moment)
+            victims = rank_processes(process.pid)
+            if process.poll() is not None or not victims:
+                # It finished first (or is finishing): a whole run, which
+                # must be the reference; start the next one from nothing.
+                _, err = process.communicate(timeout=120)
+                self.assertEqual(process.returncode, 0, err)
+                self.assert_same_matrix(reference, load_h5(os.path.join(output, "relatedness.h5")))
+                shutil.rmtree(output)
+                continue
+            victim = rng.choice(sorted(victims))
+            os.kill(victim, signal.SIGKILL)
+            try:
+                _, err = process.communicate(timeout=120)  # no hang: the launcher ends the job
+            except subprocess.TimeoutExpired:
+                kill_group(process)
+                self.fail(f"the job hung after rank pid {victim} was killed (seed {seed})")
+            self.assertNotEqual(process.returncode, 0, f"a job with a killed rank exited 0 (seed {seed})")
+            kills.append((round(moment, 2), check_journal(self, output)))
+        print(f"TASKREL_TEST_SEED={seed}: killed one of {self.RANKS} ranks at (seconds, records so far) {kills}",
+              file=sys.stderr)
+        self.assertGreaterEqual(len(kills), self.KILLS)
+        rerun = self.ok(matrix(job, "-q", ranks=self.RANKS, timeout=300))
+        self.assertEqual(check_journal(self, output), 36)
+        csv = pd.read_csv(os.path.join(output, "relatedness.csv"))
+        self.assertEqual(len(csv), 36)
+        self.assertTrue((csv.status == "ok").all())
+        self.assert_same_matrix(reference, load_h5(os.path.join(output, "relatedness.h5")))
+        self.assertNotIn("another taskrel matrix", rerun.stderr)
+
+
 if __name__ == "__main__":
-    suite = {"ranks": RankErrors, "locks": Locks, "compaction": Compaction, "fingerprints": Fingerprints}[sys.argv[1]]
+    suite = {"ranks": RankErrors, "locks": Locks, "compaction": Compaction, "fingerprints": Fingerprints,
+             "kills": RankKills}[sys.argv[1]]
     result = unittest.TextTestRunner(verbosity=2).run(unittest.defaultTestLoader.loadTestsFromTestCase(suite))
     sys.exit(0 if result.wasSuccessful() else 1)
