@@ -62,6 +62,7 @@ std::optional<std::vector<std::string>> read_string_list_attribute(hid_t object,
   }
   const auto count = static_cast<std::size_t>(TASKREL_HDF5_CHECK(H5Sget_simple_extent_npoints(space.get())));
   std::vector<std::string> values;
+  if (count == 0) return values;  // H5Aread refuses the empty buffer (found by tests/fuzz: fuzz_store)
   if (TASKREL_HDF5_CHECK(H5Tis_variable_str(type.get())) > 0) {
     Hid memory(TASKREL_HDF5_CHECK(H5Tcopy(H5T_C_S1)), H5Tclose);
     TASKREL_HDF5_CHECK(H5Tset_size(memory.get(), H5T_VARIABLE));

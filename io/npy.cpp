@@ -221,7 +221,8 @@ FloatMatrix read_npy_matrix(const std::string& path, const std::string& npz_memb
   matrix.values.resize(static_cast<std::size_t>(matrix.rows * matrix.cols));
   const bool c_order_f4 = !image.fortran_order && image.item_size == 4;
   if (c_order_f4) {
-    std::memcpy(matrix.values.data(), image.data(), matrix.values.size() * sizeof(float));
+    // No memcpy of an empty array: its pointers may be null (found by tests/fuzz: fuzz_npy).
+    if (!matrix.values.empty()) std::memcpy(matrix.values.data(), image.data(), matrix.values.size() * sizeof(float));
   } else {
     for (std::int64_t r = 0; r < matrix.rows; ++r) {
       for (std::int64_t c = 0; c < matrix.cols; ++c) {

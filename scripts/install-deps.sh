@@ -15,6 +15,7 @@ packages=(
   python3-matplotlib python3-sklearn dataset-fashion-mnist
   python3-torch python3-torchvision python3-tqdm python3-xarray
   slurm-wlm munge hyperfine
+  clang libclang-rt-dev libomp-dev
 )
 
 missing=()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds taskrel and runs the whole test suite: the Release build, then the
-# address + undefined-behaviour sanitizer build. Installs what it needs (apt)
-# on a fresh Debian 12 machine first. Usage: scripts/test.sh [--no-sanitize]
+# Builds taskrel and runs the whole test suite: the Release build and its
+# tests, then the address + undefined-behaviour sanitizer build and its tests,
+# and 20 s of fuzzing per reader (scripts/fuzz.sh, clang). Installs what it
+# needs (apt) on a fresh Debian 12 machine first.
+# Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,11 +17,13 @@ export CCACHE_BASEDIR=$PWD
 jobs=${TASKREL_BUILD_JOBS:-2}
 
 run_suite() {
-  local dir=$1 ctest_args=$2; shift 2
+  local dir=$1 label=$2; shift 2
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
-  cmake --build "$dir" -j "$jobs"
-  # One ctest job at a time: the MPI tests already use both cores.
-  ctest --test-dir "$dir" --output-on-failure $ctest_args
+  cmake --build "$dir" -j "$jobs" --target "${TARGET:-all}"
+  # Two at a time: each test declares the cores it uses (PROCESSORS; the MPI
+  # tests and the mpiexec-driven scripts take both), and ctest never runs
+  # more than two cores' worth at once.
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" ${label:+-L "$label"}
 }
 
 # The CUDA backend compiles and links wherever the CUDA toolkit is installed
@@ -38,11 +42,13 @@ if [ "$sanitize" = 1 ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # Only the tests labelled `sanitize` (tests/CMakeLists.txt): the code
   # without LibTorch (readers, store, OT, baselines, correlate, the front
-  # binary's commands) and the relatedness library's unit tests, built by the
-  # `sanitize_tests` target. The LibTorch-heavy rest (pipeline, matrix, zoo,
-  # the torch binary) ran in the Release pass; compiling it again with ASan
-  # would double the suite's time.
-  cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKREL_SANITIZE=ON >/dev/null
-  cmake --build build-sanitize -j "$jobs" --target sanitize_tests
-  ctest --test-dir build-sanitize --output-on-failure -L sanitize
+  # binary's commands), the relatedness library's unit tests and every fuzz
+  # target on its corpus and regressions, built by the `sanitize_tests`
+  # target. The LibTorch-heavy rest (pipeline, matrix, zoo, the torch binary)
+  # ran in the Release pass; compiling it again with ASan would double the
+  # suite's time.
+  TARGET=sanitize_tests run_suite build-sanitize sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKREL_SANITIZE=ON \
+    -DTASKREL_CUDA=OFF -DTASKREL_BENCH=OFF
+  echo "== Fuzzing the readers (clang, libFuzzer, ASan + UBSan)"
+  bash scripts/fuzz.sh "${TASKREL_FUZZ_SECONDS:-20}"
 fi
