@@ -17,20 +17,15 @@
 namespace taskrel::io {
 
 void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp";
+  PendingFile pending(path);  // removes the temporary unless committed
   {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    std::ofstream file(pending.temporary(), std::ios::binary | std::ios::trunc);
     if (!file) throw InputError(fmt::format("{}: cannot write (does its folder exist, and is it writable?)", path));
     file << text;
     file.close();
-    if (!file) {
-      const int error = errno;
-      std::remove(temporary.c_str());
-      errno = error;
-      throw_write_failed(path, "writing");
-    }
+    if (!file) throw_write_failed(path, "writing");
   }
-  rename_into_place(temporary, path);
+  pending.commit();
 }
 
 namespace {
